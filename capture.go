@@ -1,0 +1,173 @@
+package pageshot
+
+import (
+	"context"
+	"time"
+)
+
+// Format is the output format of a capture.
+type Format string
+
+// Output formats.
+const (
+	FormatPNG  Format = "png"
+	FormatJPEG Format = "jpeg"
+	FormatWebP Format = "webp"
+	FormatPDF  Format = "pdf"
+)
+
+// ContentType returns the media type of f.
+func (f Format) ContentType() string {
+	switch f {
+	case FormatJPEG:
+		return "image/jpeg"
+	case FormatWebP:
+		return "image/webp"
+	case FormatPDF:
+		return "application/pdf"
+	default:
+		return "image/png"
+	}
+}
+
+// Extension returns the file name extension of f, without the dot.
+func (f Format) Extension() string {
+	if f == FormatJPEG {
+		return "jpg"
+	}
+	return string(f)
+}
+
+// WaitUntil names the page event a capture waits for after navigation.
+type WaitUntil string
+
+// Wait events.
+const (
+	WaitLoad             WaitUntil = "load"
+	WaitDOMContentLoaded WaitUntil = "domcontentloaded"
+	WaitNetworkIdle      WaitUntil = "networkidle"
+)
+
+// ResponseType is the shape of a successful answer of the HTTP API.
+type ResponseType string
+
+// Response types.
+const (
+	ResponseBinary ResponseType = "binary"
+	ResponseJSON   ResponseType = "json"
+	ResponseEmpty  ResponseType = "empty"
+)
+
+// Clip is a rectangle of the page in CSS pixels.
+type Clip struct {
+	X      float64 `json:"x"`
+	Y      float64 `json:"y"`
+	Width  float64 `json:"width"`
+	Height float64 `json:"height"`
+}
+
+// Cookie is set in the browser before navigation. Domain and Path default to
+// the target URL's host and "/".
+type Cookie struct {
+	Name   string `json:"name"`
+	Value  string `json:"value"`
+	Domain string `json:"domain,omitempty"`
+	Path   string `json:"path,omitempty"`
+}
+
+// PDFOptions apply to format pdf only.
+type PDFOptions struct {
+	Paper           string // a key of PaperSizes
+	Landscape       bool
+	PrintBackground bool
+	Margin          float64 // inches, on every side
+}
+
+// PaperSizes are the pdf_paper values, width × height in inches (portrait).
+var PaperSizes = map[string][2]float64{
+	"a3":      {11.69, 16.54},
+	"a4":      {8.27, 11.69},
+	"a5":      {5.83, 8.27},
+	"letter":  {8.5, 11},
+	"legal":   {8.5, 14},
+	"tabloid": {11, 17},
+}
+
+// Options are the options of one capture, validated and with every default
+// applied. Build them with ParseOptions; the zero value is not valid.
+type Options struct {
+	URL  string
+	HTML string
+
+	Format  Format
+	Quality int // jpeg and webp only, 1–100
+
+	ViewportWidth     int
+	ViewportHeight    int
+	DeviceScaleFactor float64
+
+	FullPage                bool
+	FullPageMaxHeight       int // CSS pixels
+	Selector                string
+	ErrorOnSelectorNotFound bool
+	Clip                    *Clip
+	OmitBackground          bool
+
+	WaitUntil         WaitUntil
+	WaitForSelector   string
+	Delay             time.Duration
+	Timeout           time.Duration // the whole budget, from the moment a browser starts on the capture
+	NavigationTimeout time.Duration // at most Timeout
+
+	HideSelectors []string
+	Click         string
+	Scripts       string
+	Styles        string
+	DarkMode      bool
+	ReducedMotion bool
+
+	UserAgent string
+	Headers   map[string]string
+	Cookies   []Cookie
+	Timezone  string
+	Locale    string
+
+	BlockResources        []string // resource types, see ResourceTypes
+	IgnoreHostErrors      bool
+	FailIfContentContains []string
+
+	ResponseType ResponseType
+
+	PDF PDFOptions
+}
+
+// Capture is the result of a successful render.
+type Capture struct {
+	Data   []byte
+	Format Format
+	// Width and Height are the image's size in pixels; for PDF, the page
+	// size in CSS pixels.
+	Width, Height int
+	// ReturnedStatusCode is the HTTP status of the target's main document
+	// (200 for html input, which is served from memory).
+	ReturnedStatusCode int
+	FinalURL           string
+	Timing             Timing
+}
+
+// Timing breaks a capture's duration down for the Server-Timing header.
+type Timing struct {
+	Queue      time.Duration // waiting for a browser slot
+	Navigation time.Duration // navigation until the wait_until event
+	Render     time.Duration // waits, scripts, styles, clicks
+	Encode     time.Duration // screenshot or PDF encoding
+}
+
+// Renderer turns options into a capture.
+type Renderer interface {
+	// Render captures the page described by opts. It returns an *Error
+	// whose code tells what went wrong (timeout, selector_not_found,
+	// host_returned_error, service_unavailable, …). ctx bounds the wait for
+	// a browser; opts.Timeout bounds the capture itself.
+	Render(ctx context.Context, opts *Options) (*Capture, error)
+}

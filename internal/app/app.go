@@ -1,0 +1,239 @@
+// Package app wires a Config into pageshot's parts — egress policy, render
+// pool, HTTP server — and owns their start and stop.
+package app
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/api"
+	"github.com/pageshot/pageshot/internal/browser"
+	"github.com/pageshot/pageshot/internal/egress"
+	"github.com/pageshot/pageshot/internal/httpapi"
+)
+
+// Config is everything a pageshot node needs. Zero fields take the defaults
+// in their comments.
+type Config struct {
+	// Addr is the listen address. Defaults to 127.0.0.1:8080; port 0 picks
+	// a free one.
+	Addr string
+	// DataDir holds the node's state. Defaults to ./pageshot-data.
+	DataDir string
+
+	// ChromePath is the Chromium executable; empty finds one (see
+	// browser.FindChrome).
+	ChromePath   string
+	Concurrency  int           // captures rendering at once; defaults to the CPU count, at least 2
+	QueueSize    int           // captures waiting for a slot; defaults to 16 per slot
+	QueueTimeout time.Duration // longest wait for a slot; defaults to 30 s
+	RecycleAfter int           // restart the browser after this many captures; defaults to 1000
+	// PNGCompression trades speed for size: false encodes PNG about three
+	// times faster with about 45% more bytes. Defaults to false.
+	PNGCompression bool
+	// BrowserFlags are added to (or, with value false, removed from) the
+	// Chromium command line.
+	BrowserFlags map[string]any
+
+	// EgressAllow lists CIDRs and host names let through the private
+	// address block, such as 127.0.0.1/32.
+	EgressAllow []string
+	// Resolver resolves target host names; defaults to the system's.
+	Resolver egress.Resolver
+	// DirectEgress lets the browser reach the network itself instead of
+	// through the egress proxy; only the first navigation is then checked.
+	// For measuring the proxy's cost; never for serving strangers.
+	DirectEgress bool
+
+	Limits pageshot.Limits
+	// MaxPageBytes and MaxPixels bound a capture's download and image
+	// (page_too_large); zero takes the browser package's defaults.
+	MaxPageBytes int64
+	MaxPixels    int64
+
+	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
+	// Defaults to 60 s.
+	ShutdownTimeout time.Duration
+
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
+	c.DataDir = cmp.Or(c.DataDir, "pageshot-data")
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 60*time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Engine renders captures: the browser pool and the egress proxy that all
+// of its traffic goes through. It implements pageshot.Renderer.
+type Engine struct {
+	*browser.Pool
+	proxy *egress.Proxy
+}
+
+// NewEngine returns an engine with its egress policy; its proxy listens at
+// once, its browser starts with Start.
+func NewEngine(cfg Config) (*Engine, error) {
+	cfg.setDefaults()
+	policy, err := egress.NewPolicy(egress.Config{Allow: cfg.EgressAllow, Resolver: cfg.Resolver})
+	if err != nil {
+		return nil, fmt.Errorf("egress policy: %w", err)
+	}
+	e := &Engine{}
+	bcfg := browser.Config{
+		ExecPath:     cfg.ChromePath,
+		Concurrency:  cfg.Concurrency,
+		QueueSize:    cfg.QueueSize,
+		QueueTimeout: cfg.QueueTimeout,
+		RecycleAfter: cfg.RecycleAfter,
+		Guard:        policy,
+		FastPNG:      !cfg.PNGCompression,
+		Flags:        cfg.BrowserFlags,
+		Logger:       cfg.Logger,
+		MaxPageBytes: cfg.MaxPageBytes,
+		MaxPixels:    cfg.MaxPixels,
+	}
+	if !cfg.DirectEgress {
+		e.proxy = egress.NewProxy(policy, cfg.Logger)
+		if err := e.proxy.Start(); err != nil {
+			return nil, err
+		}
+		bcfg.ProxyServer = e.proxy.URL()
+	}
+	if e.Pool, err = browser.New(bcfg); err != nil {
+		e.stopProxy()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Stop stops the browser, then the proxy. Safe to call twice.
+func (e *Engine) Stop(ctx context.Context) error {
+	err := e.Pool.Stop(ctx)
+	e.stopProxy()
+	return err
+}
+
+func (e *Engine) stopProxy() {
+	if e.proxy != nil {
+		_ = e.proxy.Stop()
+	}
+}
+
+// App is a running pageshot server.
+type App struct {
+	cfg    Config
+	log    *slog.Logger
+	pool   *Engine
+	server *http.Server
+	ln     net.Listener
+	served chan error
+
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// New builds an App from cfg. Start runs it.
+func New(cfg Config) (*App, error) {
+	cfg.setDefaults()
+	pool, err := NewEngine(cfg)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := api.JSON()
+	if err != nil {
+		return nil, fmt.Errorf("load openapi: %w", err)
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, pool: pool}
+	handler := httpapi.New(httpapi.Config{
+		Renderer: pool,
+		Limits:   cfg.Limits,
+		Ready:    pool.Ready,
+		Gauges: func() httpapi.Gauges {
+			s := pool.Stats()
+			return httpapi.Gauges{InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes}
+		},
+		OpenAPI: spec,
+		Logger:  cfg.Logger,
+	})
+	a.server = &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+	}
+	return a, nil
+}
+
+// Start creates the data directory, starts the browser and begins serving.
+// It returns once the server accepts connections.
+func (a *App) Start(ctx context.Context) error {
+	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	if err := a.pool.Start(ctx); err != nil {
+		_ = a.pool.Stop(ctx)
+		return err
+	}
+	ln, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		_ = a.pool.Stop(ctx)
+		return fmt.Errorf("listen: %w", err)
+	}
+	a.ln = ln
+	a.served = make(chan error, 1)
+	go func() { a.served <- a.server.Serve(ln) }()
+	a.log.Info("listening on http://" + a.Addr())
+	return nil
+}
+
+// Addr returns the address the server listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Pool returns the render pool, for tests and diagnostics.
+func (a *App) Pool() *browser.Pool { return a.pool.Pool }
+
+// Stop stops taking new requests, waits for those in flight (at most
+// ShutdownTimeout), then stops the browser. Safe to call twice.
+func (a *App) Stop() error {
+	a.stopOnce.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		err := a.server.Shutdown(ctx)
+		if serr := <-a.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+			err = errors.Join(err, serr)
+		}
+		a.stopErr = errors.Join(err, a.pool.Stop(ctx))
+	})
+	return a.stopErr
+}
+
+// Run starts the server and serves until ctx ends, then drains and stops.
+func Run(ctx context.Context, cfg Config) error {
+	a, err := New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	a.log.Info("shutting down: draining requests in flight")
+	if err := a.Stop(); err != nil {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	a.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,318 @@
+package browser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/css"
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/target"
+	"github.com/chromedp/chromedp"
+)
+
+// instance is one browser process and the tabs prepared in it.
+type instance struct {
+	pool *Pool
+
+	ctx         context.Context // the chromedp context of the browser
+	cancel      context.CancelFunc
+	allocCancel context.CancelFunc
+	lost        <-chan struct{}
+	pid         int
+	userAgent   string
+
+	ready    chan *tab // prepared tabs, each in a fresh browser context
+	quit     chan struct{}
+	fillers  sync.WaitGroup
+	inflight sync.WaitGroup
+	captures atomic.Int64
+	retired  sync.Once
+}
+
+// launch starts a browser and the goroutines that prepare its tabs.
+func (p *Pool) launch(ctx context.Context) (*instance, error) {
+	merged := map[string]any{}
+	for k, v := range flags {
+		merged[k] = v
+	}
+	if p.cfg.ProxyServer != "" {
+		merged["proxy-server"] = p.cfg.ProxyServer
+		// Without this Chromium sends loopback requests around the proxy.
+		merged["proxy-bypass-list"] = "<-loopback>"
+	}
+	for k, v := range p.cfg.Flags {
+		merged[k] = v
+	}
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.cfg.ExecPath)}
+	for k, v := range merged {
+		if v == false {
+			continue
+		}
+		opts = append(opts, chromedp.Flag(k, v))
+	}
+	allocCtx, allocCancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	logf := func(format string, args ...any) { p.log.Debug(fmt.Sprintf(format, args...)) }
+	bctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithLogf(logf), chromedp.WithErrorf(logf))
+
+	started := make(chan error, 1)
+	go func() { started <- chromedp.Do(bctx) }()
+	select {
+	case err := <-started:
+		if err != nil {
+			cancel()
+			allocCancel()
+			return nil, fmt.Errorf("start chromium: %w", err)
+		}
+	case <-ctx.Done():
+		cancel()
+		allocCancel()
+		return nil, fmt.Errorf("start chromium: %w", ctx.Err())
+	}
+	c := chromedp.FromContext(bctx)
+	inst := &instance{
+		pool:        p,
+		ctx:         bctx,
+		cancel:      cancel,
+		allocCancel: allocCancel,
+		lost:        c.Browser.LostConnection,
+		ready:       make(chan *tab, p.cfg.Concurrency),
+		quit:        make(chan struct{}),
+	}
+	if proc := c.Browser.Process(); proc != nil {
+		inst.pid = proc.Pid
+	}
+	vctx, vcancel := context.WithTimeout(bctx, 10*time.Second)
+	ver, err := chromedp.CallBrowser(vctx, browser.GetVersion, cdp.Empty{})
+	vcancel()
+	if err != nil {
+		inst.kill()
+		return nil, fmt.Errorf("get browser version: %w", err)
+	}
+	// Many sites refuse "HeadlessChrome"; present the browser as what it is.
+	inst.userAgent = strings.Replace(ver.UserAgent, "HeadlessChrome", "Chrome", 1)
+
+	for range min(p.cfg.Concurrency, 2) {
+		inst.fillers.Add(1)
+		go inst.fill()
+	}
+	p.log.Info("browser started", "pid", inst.pid, "version", ver.Product)
+	return inst, nil
+}
+
+func (inst *instance) isLost() bool {
+	select {
+	case <-inst.lost:
+		return true
+	default:
+		return false
+	}
+}
+
+// fill keeps inst.ready stocked with prepared tabs until inst retires.
+func (inst *instance) fill() {
+	defer inst.fillers.Done()
+	for {
+		select {
+		case <-inst.quit:
+			return
+		default:
+		}
+		t, err := inst.newTab()
+		if err != nil {
+			if inst.isLost() {
+				return
+			}
+			select {
+			case <-inst.quit:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			inst.pool.log.Warn("prepare tab", "err", err)
+			continue
+		}
+		select {
+		case inst.ready <- t:
+		case <-inst.quit:
+			t.dispose()
+			return
+		}
+	}
+}
+
+// take returns a prepared tab, waiting for one if none is ready.
+func (inst *instance) take(ctx context.Context) (*tab, error) {
+	inst.inflight.Add(1)
+	select {
+	case t := <-inst.ready:
+		return t, nil
+	case <-inst.lost:
+		inst.inflight.Done()
+		return nil, errBrowserLost
+	case <-ctx.Done():
+		inst.inflight.Done()
+		return nil, ctx.Err()
+	}
+}
+
+// done disposes of a used tab in the background and releases its capture.
+func (inst *instance) done(t *tab) {
+	inst.inflight.Done()
+	go t.dispose()
+}
+
+// retire stops preparing tabs, waits for the captures in flight (until ctx
+// ends), then ends the browser process.
+func (inst *instance) retire(ctx context.Context) {
+	inst.retired.Do(func() {
+		close(inst.quit)
+		waited := make(chan struct{})
+		go func() { inst.inflight.Wait(); close(waited) }()
+		select {
+		case <-waited:
+		case <-ctx.Done():
+		}
+		inst.kill()
+	})
+}
+
+// kill ends the browser process and waits for it to exit.
+func (inst *instance) kill() {
+	done := make(chan struct{})
+	go func() {
+		_ = chromedp.Cancel(inst.ctx)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	inst.cancel()
+	inst.allocCancel()
+	inst.fillers.Wait()
+	// Tabs still queued belong to a dead browser now.
+	for {
+		select {
+		case t := <-inst.ready:
+			t.cancel()
+		default:
+			return
+		}
+	}
+}
+
+var (
+	errBrowserLost = errors.New("browser process exited")
+	errPageCrashed = errors.New("renderer crashed")
+	errBudget      = errors.New("timeout budget spent")
+	errNavBudget   = errors.New("navigation timeout spent")
+	errTooLarge    = errors.New("page byte limit passed")
+)
+
+// tab is a page target in a browser context of its own.
+type tab struct {
+	inst     *instance
+	ctx      context.Context // chromedp context of the target
+	cancel   context.CancelFunc
+	bcID     cdp.BrowserContextID
+	targetID target.ID
+}
+
+// newTab creates a browser context with one blank page, attached and set up
+// for a capture. It runs ahead of the capture that will use it.
+func (inst *instance) newTab() (*tab, error) {
+	ctx, cancel := context.WithTimeout(inst.ctx, 20*time.Second)
+	defer cancel()
+	bc, err := chromedp.CallBrowser(ctx, target.CreateBrowserContext, target.CreateBrowserContextParams{})
+	if err != nil {
+		return nil, fmt.Errorf("create browser context: %w", err)
+	}
+	t := &tab{inst: inst, bcID: bc.BrowserContextID}
+	tr, err := chromedp.CallBrowser(ctx, target.CreateTarget, target.CreateTargetParams{URL: "about:blank", BrowserContextID: bc.BrowserContextID})
+	if err != nil {
+		t.disposeContext()
+		return nil, fmt.Errorf("create target: %w", err)
+	}
+	t.targetID = tr.TargetID
+	_, err = chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorDeny, BrowserContextID: bc.BrowserContextID,
+	})
+	if err != nil {
+		t.disposeContext()
+		return nil, fmt.Errorf("deny downloads: %w", err)
+	}
+	t.ctx, t.cancel = chromedp.NewContext(inst.ctx, chromedp.WithTargetID(tr.TargetID))
+	stop := context.AfterFunc(ctx, t.cancel) // bound the attach
+	err = chromedp.Do(t.ctx)
+	stop()
+	if err == nil {
+		err = t.setUp(inst.userAgent)
+	}
+	if err != nil {
+		t.dispose()
+		return nil, fmt.Errorf("attach target: %w", err)
+	}
+	// Dialogs would stall the page until answered: dismiss every one, and
+	// let beforeunload through.
+	dialogs := chromedp.Events(t.ctx, page.JavascriptDialogOpening)
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			_, _ = chromedp.Call(t.ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: ev.Type == page.DialogTypeBeforeunload})
+		}
+	}()
+	return t, nil
+}
+
+// dispose closes the tab and its browser context, with all the state the
+// capture left in it.
+func (t *tab) dispose() {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	t.disposeContext()
+}
+
+func (t *tab) disposeContext() {
+	ctx, cancel := context.WithTimeout(t.inst.ctx, 10*time.Second)
+	defer cancel()
+	_, _ = chromedp.CallBrowser(ctx, target.DisposeBrowserContext, target.DisposeBrowserContextParams{BrowserContextID: t.bcID})
+}
+
+// setUp prepares an attached tab. chromedp enables the DOM, CSS and Log
+// domains for its element queries; pageshot makes none, and their events
+// (a DOM.getDocument after every navigation, each stylesheet's header) cost
+// CPU during every page load, so they are turned off again.
+func (t *tab) setUp(userAgent string) error {
+	ctx := t.ctx
+	if _, err := chromedp.Call(ctx, dom.Disable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("disable DOM domain: %w", err)
+	}
+	if _, err := chromedp.Call(ctx, css.Disable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("disable CSS domain: %w", err)
+	}
+	if _, err := chromedp.Call(ctx, log.Disable, cdp.Empty{}); err != nil {
+		return fmt.Errorf("disable Log domain: %w", err)
+	}
+	// Keep the Network domain's events (the main document's status), but
+	// not copies of every response body.
+	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{MaxTotalBufferSize: new(int64(0)), MaxResourceBufferSize: new(int64(0))}); err != nil {
+		return fmt.Errorf("enable network: %w", err)
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent}); err != nil {
+		return fmt.Errorf("set user agent: %w", err)
+	}
+	return nil
+}

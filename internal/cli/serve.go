@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/pageshot/pageshot/internal/app"
+)
+
+// engineFlags are the settings of the render engine that serve and shot
+// share.
+type engineFlags struct {
+	config         string
+	chromePath     string
+	egressAllow    []string
+	pngCompression bool
+	logLevel       string
+}
+
+func (e *engineFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&e.config, "config", "", "YAML config file (plans, egress rules)")
+	fs.StringVar(&e.chromePath, "chrome-path", "", "Chromium executable (default: chromium, chromium-browser or google-chrome on PATH)")
+	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
+	fs.BoolVar(&e.pngCompression, "png-compression", false, "compress PNG for size (slower encoding, about 30% fewer bytes)")
+	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
+}
+
+// fileConfig is the YAML config file.
+type fileConfig struct {
+	// Plans are read by the tenancy layer; kept here so a file written for
+	// it is accepted.
+	Plans  map[string]yaml.Node `yaml:"plans"`
+	Egress struct {
+		Allow []string `yaml:"allow"`
+	} `yaml:"egress"`
+}
+
+func loadFile(path string) (fileConfig, error) {
+	var fc fileConfig
+	if path == "" {
+		return fc, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fc, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&fc); err != nil && err != io.EOF {
+		return fc, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	return fc, nil
+}
+
+// apply completes cfg from the engine flags and the config file.
+func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Writer) error {
+	if err := bindEnv(cmd.Flags()); err != nil {
+		return err
+	}
+	fc, err := loadFile(e.config)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, e.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = log
+	cfg.ChromePath = e.chromePath
+	cfg.PNGCompression = e.pngCompression
+	cfg.EgressAllow = e.egressAllow
+	if !cmd.Flags().Changed("egress-allow") && len(e.egressAllow) == 0 {
+		cfg.EgressAllow = fc.Egress.Allow
+	}
+	return nil
+}
+
+func newServe(stderr io.Writer) *cobra.Command {
+	var (
+		eng engineFlags
+		cfg app.Config
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := eng.apply(cmd, &cfg, stderr); err != nil {
+				return err
+			}
+			return app.Run(cmd.Context(), cfg)
+		},
+	}
+	fs := cmd.Flags()
+	eng.register(fs)
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.StringVar(&cfg.DataDir, "data-dir", "pageshot-data", "directory for the node's state")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "captures rendering at once (default: CPU count, at least 2)")
+	fs.IntVar(&cfg.QueueSize, "queue-size", 0, "captures that may wait for a slot (default: 16 per slot)")
+	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", 30*time.Second, "longest wait for a browser slot before service_unavailable")
+	fs.IntVar(&cfg.RecycleAfter, "recycle-after", 1000, "restart the browser after this many captures")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 60*time.Second, "longest drain of in-flight requests on SIGINT/SIGTERM")
+	fs.BoolVar(&cfg.DirectEgress, "direct-egress", false, "let the browser reach the network without the egress proxy (for measuring; unsafe)")
+	fs.Int64Var(&cfg.MaxPageBytes, "max-page-bytes", 64<<20, "bytes a captured page may download before page_too_large")
+	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
+	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
+	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for")
+	return cmd
+}

@@ -1,0 +1,99 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+type metrics struct {
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	captures *prometheus.HistogramVec
+	handler  http.Handler
+}
+
+func newMetrics(gauges func() Gauges) *metrics {
+	if gauges == nil {
+		gauges = func() Gauges { return Gauges{} }
+	}
+	m := &metrics{reg: prometheus.NewRegistry()}
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "pageshot_http_requests_total",
+		Help: "HTTP requests by route, status and error code (empty on success).",
+	}, []string{"route", "status", "code"})
+	m.captures = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "pageshot_capture_duration_seconds",
+		Help:    "Time from a capture request to its result, by format and outcome code (ok on success).",
+		Buckets: []float64{.1, .2, .3, .5, .75, 1, 1.5, 2, 3, 5, 10, 20, 30, 60},
+	}, []string{"format", "code"})
+	m.reg.MustRegister(m.requests, m.captures,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_queue_depth", Help: "Captures waiting for a browser slot."},
+			func() float64 { return float64(gauges().Queued) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_pool_in_use", Help: "Browser slots rendering a capture now."},
+			func() float64 { return float64(gauges().InUse) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_browser_restarts_total", Help: "Browser restarts, after crashes or recycling."},
+			func() float64 { return float64(gauges().Restarts) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_browser_crashes_total", Help: "Browser processes that died unexpectedly."},
+			func() float64 { return float64(gauges().Crashes) }),
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return m
+}
+
+func (m *metrics) serve(w http.ResponseWriter, r *http.Request) { m.handler.ServeHTTP(w, r) }
+
+// statusRecorder remembers the status and the error code of a response.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// instrument counts the requests of a route.
+func (m *metrics) instrument(route string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		next.ServeHTTP(rec, r)
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		code := w.Header().Get("Content-Type")
+		if code == "application/problem+json" {
+			code = w.Header().Get(errorCodeHeader)
+		} else {
+			code = ""
+		}
+		m.requests.WithLabelValues(route, strconv.Itoa(status), code).Inc()
+	})
+}
+
+// errorCodeHeader carries the error code from writeError to the metrics
+// middleware; it is also useful to clients reading headers only.
+const errorCodeHeader = "X-Error-Code"
+
+func (m *metrics) observeCapture(format, code string, d time.Duration) {
+	m.captures.WithLabelValues(format, code).Observe(d.Seconds())
+}

@@ -1,0 +1,142 @@
+// Package httpapi serves pageshot's HTTP API: the routes in one table, the
+// middleware every response passes through, and the one mapping of errors to
+// HTTP answers.
+package httpapi
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/pageshot/pageshot"
+)
+
+// Config configures a Server. Renderer is required.
+type Config struct {
+	Renderer pageshot.Renderer
+	Limits   pageshot.Limits
+	// Ready reports whether the server can take captures (browser up,
+	// stores reachable). Nil means always ready.
+	Ready func() bool
+	// Gauges reads the render pool's state for /metrics. Nil reports zeros.
+	Gauges func() Gauges
+	// OpenAPI is the API description served at /openapi.json, as JSON.
+	OpenAPI []byte
+	Logger  *slog.Logger
+}
+
+// Gauges are the render pool's readings exported as metrics.
+type Gauges struct {
+	InUse, Queued     int
+	Restarts, Crashes int64
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	mux     *http.ServeMux
+	metrics *metrics
+	handler http.Handler
+}
+
+// route is one entry of the routing table.
+type route struct {
+	pattern string // "METHOD /path", as http.ServeMux takes it
+	name    string // the label of the route in metrics
+	handler http.HandlerFunc
+}
+
+// New returns the API server.
+func New(cfg Config) *Server {
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.metrics = newMetrics(cfg.Gauges)
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.name, rt.handler))
+	}
+	s.mux.Handle("/", s.metrics.instrument("unmatched", http.HandlerFunc(s.unmatched)))
+	s.handler = s.withRequestID(s.mux)
+	return s
+}
+
+func (s *Server) routes() []route {
+	return []route{
+		{"POST /v1/screenshot", "screenshot", s.screenshot},
+		{"GET /v1/screenshot", "screenshot", s.screenshot},
+		{"GET /healthz", "healthz", s.healthz},
+		{"GET /readyz", "readyz", s.readyz},
+		{"GET /metrics", "metrics", s.metrics.serve},
+		{"GET /openapi.json", "openapi", s.openapi},
+		{"GET /docs/errors", "docs", s.errorDocs},
+		{"GET /{$}", "playground", s.playground},
+	}
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+var probeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// unmatched answers not_found, or method_not_allowed with Allow when the
+// path exists for other methods.
+func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range probeMethods {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		s.writeError(w, r, pageshot.Errorf(pageshot.CodeMethodNotAllowed, "%s is not allowed on %s; use %s.", r.Method, r.URL.Path, strings.Join(allow, " or ")))
+		return
+	}
+	s.writeError(w, r, pageshot.Errorf(pageshot.CodeNotFound, "There is nothing at %s.", r.URL.Path))
+}
+
+type ctxKey int
+
+const requestIDKey ctxKey = 0
+
+// withRequestID gives every request an id, in the X-Request-Id header of the
+// response and in its context.
+func (s *Server) withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := newID()
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+	})
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+// newID returns a ULID: 48 bits of milliseconds and 80 random bits in
+// Crockford base32, so ids sort by time.
+func newID() string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	var out [26]byte
+	// 128 bits as 26 base32 digits, the first holding 3 bits.
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	for i := 25; i >= 0; i-- {
+		out[i] = crockford[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out[:])
+}

@@ -1,0 +1,306 @@
+// Package sqlite is pageshot's single-node store on SQLite (the pure-Go
+// modernc.org/sqlite): API keys and the usage ledger. The database is in
+// WAL mode with a busy timeout and every write takes the write lock at its
+// start, so a serve process and CLI commands run beside it can share one
+// file safely.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
+
+	"github.com/pageshot/pageshot"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store implements pageshot.KeyStore and pageshot.UsageStore.
+type Store struct {
+	db *sql.DB
+}
+
+var (
+	_ pageshot.KeyStore   = (*Store)(nil)
+	_ pageshot.UsageStore = (*Store)(nil)
+)
+
+// Open opens (creating if needed) the database at path and applies its
+// migrations.
+func Open(ctx context.Context, path string) (*Store, error) {
+	// _txlock=immediate makes every transaction take the write lock when it
+	// begins, so two processes never both read, then fail to write.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	s := &Store{db: db}
+	if err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Migrate applies the migrations the database does not have yet, in order,
+// each in its own transaction. Running it again does nothing.
+func (s *Store) Migrate(ctx context.Context) error {
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		if err := s.tx(ctx, func(tx *sql.Tx) error {
+			var n int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil || n > 0 {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, time.Now().Unix())
+			return err
+		}); err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+func notFound(what, id string) error {
+	return pageshot.Errorf(pageshot.CodeNotFound, "No %s %q.", what, id)
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func fromUnixNano(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n).UTC()
+}
+
+func joinScopes(scopes []pageshot.Scope) string {
+	parts := make([]string, len(scopes))
+	for i, sc := range scopes {
+		parts[i] = string(sc)
+	}
+	return strings.Join(parts, ",")
+}
+
+func splitList(s, sep string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, sep)
+}
+
+// CreateKey implements pageshot.KeyStore. An id in use is an error.
+func (s *Store) CreateKey(ctx context.Context, k *pageshot.APIKey) error {
+	signed := 0
+	if k.SignedOnly {
+		signed = 1
+	}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO api_keys
+		(id, name, plan, scopes, secret_hash, signing_secret, webhook_secret, signed_only, url_allow, url_block, created_at, expires_at, revoked_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		k.ID, k.Name, k.Plan, joinScopes(k.Scopes), k.SecretHash, k.SigningSecret, k.WebhookSecret, signed,
+		strings.Join(k.URLAllow, "\n"), strings.Join(k.URLBlock, "\n"), unixNano(k.CreatedAt), unixNano(k.ExpiresAt), unixNano(k.RevokedAt))
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	return nil
+}
+
+const keyColumns = `id, name, plan, scopes, secret_hash, signing_secret, webhook_secret, signed_only, url_allow, url_block, created_at, expires_at, revoked_at`
+
+type scanner interface{ Scan(...any) error }
+
+func scanKey(row scanner) (*pageshot.APIKey, error) {
+	var (
+		k                           pageshot.APIKey
+		scopes, allow, block        string
+		signed                      int
+		created, expires, revokedAt int64
+	)
+	if err := row.Scan(&k.ID, &k.Name, &k.Plan, &scopes, &k.SecretHash, &k.SigningSecret, &k.WebhookSecret, &signed, &allow, &block, &created, &expires, &revokedAt); err != nil {
+		return nil, err
+	}
+	for _, sc := range splitList(scopes, ",") {
+		k.Scopes = append(k.Scopes, pageshot.Scope(sc))
+	}
+	k.SignedOnly = signed != 0
+	k.URLAllow, k.URLBlock = splitList(allow, "\n"), splitList(block, "\n")
+	k.CreatedAt, k.ExpiresAt, k.RevokedAt = fromUnixNano(created), fromUnixNano(expires), fromUnixNano(revokedAt)
+	return &k, nil
+}
+
+// Key implements pageshot.KeyStore.
+func (s *Store) Key(ctx context.Context, id string) (*pageshot.APIKey, error) {
+	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("API key", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get key: %w", err)
+	}
+	return k, nil
+}
+
+// ListKeys implements pageshot.KeyStore, oldest first.
+func (s *Store) ListKeys(ctx context.Context) ([]*pageshot.APIKey, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("list keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*pageshot.APIKey
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// RevokeKey implements pageshot.KeyStore. Revoking twice keeps the first
+// time.
+func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?`, unixNano(at), id)
+	if err != nil {
+		return fmt.Errorf("revoke key: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return notFound("API key", id)
+	}
+	return nil
+}
+
+// Reserve implements pageshot.UsageStore.
+func (s *Store) Reserve(ctx context.Context, keyID, period string, limit int64, ttl time.Duration) (string, pageshot.Usage, bool, error) {
+	var (
+		u  pageshot.Usage
+		id string
+		ok bool
+	)
+	now := time.Now()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at <= ?`, keyID, period, now.UnixNano()); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT
+			COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
+			(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ?)`,
+			keyID, period, keyID, period).Scan(&u.Committed, &u.Reserved); err != nil {
+			return err
+		}
+		if limit > 0 && u.Committed+u.Reserved >= limit {
+			return nil
+		}
+		id = newID()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_reservations (id, key_id, period, expires_at) VALUES (?, ?, ?, ?)`,
+			id, keyID, period, now.Add(ttl).UnixNano()); err != nil {
+			return err
+		}
+		u.Reserved++
+		ok = true
+		return nil
+	})
+	if err != nil {
+		return "", u, false, fmt.Errorf("reserve usage: %w", err)
+	}
+	return id, u, ok, nil
+}
+
+// Commit implements pageshot.UsageStore. A reservation that expired and
+// was dropped is not charged.
+func (s *Store) Commit(ctx context.Context, reservation string) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var keyID, period string
+		err := tx.QueryRowContext(ctx, `DELETE FROM usage_reservations WHERE id = ? RETURNING key_id, period`, reservation).Scan(&keyID, &period)
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("reservation", reservation)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO usage (key_id, period, committed) VALUES (?, ?, 1)
+			ON CONFLICT (key_id, period) DO UPDATE SET committed = committed + 1`, keyID, period)
+		return err
+	})
+	var pe *pageshot.Error
+	if err != nil && !errors.As(err, &pe) {
+		return fmt.Errorf("commit usage: %w", err)
+	}
+	return err
+}
+
+// Refund implements pageshot.UsageStore. Refunding an unknown reservation
+// does nothing.
+func (s *Store) Refund(ctx context.Context, reservation string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM usage_reservations WHERE id = ?`, reservation); err != nil {
+		return fmt.Errorf("refund usage: %w", err)
+	}
+	return nil
+}
+
+// Usage implements pageshot.UsageStore.
+func (s *Store) Usage(ctx context.Context, keyID, period string) (pageshot.Usage, error) {
+	var u pageshot.Usage
+	err := s.db.QueryRowContext(ctx, `SELECT
+		COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
+		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?)`,
+		keyID, period, keyID, period, time.Now().UnixNano()).Scan(&u.Committed, &u.Reserved)
+	if err != nil {
+		return u, fmt.Errorf("get usage: %w", err)
+	}
+	return u, nil
+}
+
+func newID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

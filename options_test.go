@@ -1,0 +1,173 @@
+package pageshot_test
+
+import (
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pageshot/pageshot"
+)
+
+func parseJSON(t *testing.T, body string, lim pageshot.Limits) (*pageshot.Options, error) {
+	t.Helper()
+	raw, err := pageshot.DecodeJSONOptions(strings.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	return pageshot.ParseOptions(raw, lim)
+}
+
+func fields(err error) []string {
+	var e *pageshot.Error
+	if !errors.As(err, &e) {
+		return nil
+	}
+	var out []string
+	for _, f := range e.Fields {
+		out = append(out, f.Field)
+	}
+	return out
+}
+
+func TestDefaults(t *testing.T) {
+	o, err := parseJSON(t, `{"url":"https://example.com/"}`, pageshot.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.Format != pageshot.FormatPNG || o.ViewportWidth != 1280 || o.ViewportHeight != 800 || o.DeviceScaleFactor != 1 ||
+		o.Timeout != 30*time.Second || o.NavigationTimeout != 30*time.Second || o.WaitUntil != pageshot.WaitLoad ||
+		!o.ErrorOnSelectorNotFound || o.FullPageMaxHeight != 20000 || o.ResponseType != pageshot.ResponseBinary ||
+		o.Quality != 0 || o.PDF.Paper != "a4" || !o.PDF.PrintBackground {
+		t.Errorf("defaults: %+v", o)
+	}
+	o, err = parseJSON(t, `{"url":"https://example.com/","format":"jpeg"}`, pageshot.Limits{})
+	if err != nil || o.Quality != 80 {
+		t.Errorf("jpeg default quality: %v %v", o, err)
+	}
+}
+
+func TestInvalidOptions(t *testing.T) {
+	for _, c := range []struct {
+		name, body string
+		want       []string // fields with a problem, in any order
+	}{
+		{"neither url nor html", `{}`, []string{"url"}},
+		{"both url and html", `{"url":"https://a.b/","html":"<p>"}`, []string{"html"}},
+		{"relative url", `{"url":"/path"}`, []string{"url"}},
+		{"long url", `{"url":"https://a.b/` + strings.Repeat("x", 2048) + `"}`, []string{"url"}},
+		{"unknown and later options", `{"url":"https://a.b/","colour":1,"device":"iphone_15"}`, []string{"colour", "device"}},
+		{"types", `{"url":"https://a.b/","full_page":"yes","viewport_width":"wide","delay":1.5,"hide_selectors":3}`, []string{"full_page", "viewport_width", "delay", "hide_selectors"}},
+		{"ranges", `{"url":"https://a.b/","viewport_width":99,"viewport_height":5001,"device_scale_factor":5,"timeout":61,"delay":10001}`, []string{"viewport_width", "viewport_height", "device_scale_factor", "timeout", "delay"}},
+		{"quality without lossy format", `{"url":"https://a.b/","quality":50}`, []string{"quality"}},
+		{"enums", `{"url":"https://a.b/","format":"gif","wait_until":"idle","response_type":"xml","pdf_paper":"a0"}`, []string{"format", "wait_until", "response_type", "pdf_paper", "pdf_paper"}},
+		{"navigation timeout over timeout", `{"url":"https://a.b/","timeout":5,"navigation_timeout":10}`, []string{"navigation_timeout"}},
+		{"clip members", `{"url":"https://a.b/","clip":{"x":0,"y":0,"width":10}}`, []string{"clip.height"}},
+		{"clip with selector", `{"url":"https://a.b/","clip":{"x":0,"y":0,"width":10,"height":10},"selector":"#a"}`, []string{"clip"}},
+		{"pdf options on an image", `{"url":"https://a.b/","pdf_landscape":true}`, []string{"pdf_landscape"}},
+		{"image options on a pdf", `{"url":"https://a.b/","format":"pdf","full_page":true}`, []string{"full_page"}},
+		{"headers", `{"url":"https://a.b/","headers":{"Bad Name":"x","X-Ok":"a\r\nb"}}`, []string{"headers", "headers"}},
+		{"cookies", `{"html":"<p>","cookies":[{"name":"","value":"x"}]}`, []string{"cookies[0]", "cookies[0]"}},
+		{"timezone and locale", `{"url":"https://a.b/","timezone":"Mars/Olympus","locale":"not a locale"}`, []string{"timezone", "locale"}},
+		{"block resources", `{"url":"https://a.b/","block_resources":["image","sound"]}`, []string{"block_resources"}},
+		{"empty selectors", `{"url":"https://a.b/","selector":" ","hide_selectors":[""]}`, []string{"selector", "hide_selectors"}},
+		{"margin", `{"url":"https://a.b/","format":"pdf","pdf_margin":"20in"}`, []string{"pdf_margin"}},
+		{"omit background on jpeg", `{"url":"https://a.b/","format":"jpeg","omit_background":true}`, []string{"omit_background"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := parseJSON(t, c.body, pageshot.Limits{})
+			if pageshot.ErrorCode(err) != pageshot.CodeInvalidRequest {
+				t.Fatalf("err = %v, want invalid_request", err)
+			}
+			got := fields(err)
+			slices.Sort(got)
+			want := slices.Clone(c.want)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("problems with %v, want %v (%v)", got, want, err)
+			}
+		})
+	}
+}
+
+func TestBodyNotJSON(t *testing.T) {
+	for _, body := range []string{``, `{`, `[1]`, `null`, `{"url":"x"} trailing`} {
+		_, err := pageshot.DecodeJSONOptions(strings.NewReader(body))
+		if got := fields(err); len(got) != 1 || got[0] != "" {
+			t.Errorf("%q: %v", body, err)
+		}
+	}
+}
+
+func TestHTMLTooLarge(t *testing.T) {
+	_, err := parseJSON(t, `{"html":"`+strings.Repeat("x", 101)+`"}`, pageshot.Limits{MaxHTMLBytes: 100})
+	if pageshot.ErrorCode(err) != pageshot.CodePayloadTooLarge {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestQueryOptions(t *testing.T) {
+	q := url.Values{
+		"url": {"https://a.b/"}, "full_page": {"true"}, "viewport_width": {"640"}, "hide_selectors": {"#a", ".b"},
+		"headers": {"X-One: 1"}, "cookies": {"c=2"}, "format": {"webp"}, "quality": {"55"},
+	}
+	o, err := pageshot.ParseOptions(pageshot.QueryOptions(q), pageshot.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !o.FullPage || o.ViewportWidth != 640 || len(o.HideSelectors) != 2 || o.Headers["X-One"] != "1" ||
+		len(o.Cookies) != 1 || o.Cookies[0].Value != "2" || o.Quality != 55 {
+		t.Errorf("%+v", o)
+	}
+	q = url.Values{"url": {"https://a.b/"}, "clip_x": {"1"}, "clip_y": {"2"}, "clip_width": {"3"}, "clip_height": {"4"}}
+	o, err = pageshot.ParseOptions(pageshot.QueryOptions(q), pageshot.Limits{})
+	if err != nil || o.Clip == nil || *o.Clip != (pageshot.Clip{X: 1, Y: 2, Width: 3, Height: 4}) {
+		t.Errorf("clip: %+v %v", o, err)
+	}
+	q = url.Values{"url": {"https://a.b/"}, "clip_x": {"1"}, "delay": {"1", "2"}, "full_page": {"perhaps"}}
+	_, err = pageshot.ParseOptions(pageshot.QueryOptions(q), pageshot.Limits{})
+	got := fields(err)
+	slices.Sort(got)
+	if want := []string{"clip_height", "clip_width", "clip_y", "delay", "full_page"}; !slices.Equal(got, want) {
+		t.Errorf("problems with %v, want %v", got, want)
+	}
+}
+
+func TestCatalogue(t *testing.T) {
+	seen := map[pageshot.Code]bool{}
+	for _, c := range pageshot.Catalogue() {
+		if seen[c.Code] || c.Status < 400 || c.Title == "" || c.When == "" {
+			t.Errorf("bad entry %+v", c)
+		}
+		seen[c.Code] = true
+	}
+	if len(seen) != 27 {
+		t.Errorf("%d codes, want 27", len(seen))
+	}
+	e := &pageshot.Error{Code: pageshot.CodeHostReturnedError, ReturnedStatusCode: 503}
+	if !e.Retryable() {
+		t.Error("host_returned_error 503 is retryable")
+	}
+	e.ReturnedStatusCode = 404
+	if e.Retryable() {
+		t.Error("host_returned_error 404 is not retryable")
+	}
+	if pageshot.ErrorCode(errors.New("x")) != pageshot.CodeInternal {
+		t.Error("a plain error is internal_error")
+	}
+}
+
+func TestNullAndClipNames(t *testing.T) {
+	_, err := parseJSON(t, `{"url":"https://a.b/","html":null,"delay":null,"clip_x":5}`, pageshot.Limits{})
+	got := fields(err)
+	slices.Sort(got)
+	if want := []string{"clip_x", "delay", "html"}; !slices.Equal(got, want) {
+		t.Errorf("problems with %v, want %v", got, want)
+	}
+	_, err = pageshot.ParseOptions(pageshot.QueryOptions(url.Values{"url": {"https://a.b/"}, "clip_foo": {"1"}}), pageshot.Limits{})
+	if got := fields(err); !slices.Equal(got, []string{"clip_foo"}) {
+		t.Errorf("problems with %v, want [clip_foo]", got)
+	}
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what pageshot needs to run and test on Debian/Ubuntu when it is
+# missing: Chromium (headless shell and full browser) and the Noto fonts
+# (Latin, CJK, colour emoji). Idempotent.
+set -euo pipefail
+
+need=()
+# chromium-headless-shell renders the captures; chromium is the full browser
+# (the benchmark's baseline, and a fallback).
+if [ -z "${PAGESHOT_CHROME_PATH:-}" ]; then
+  command -v chromium-headless-shell >/dev/null || need+=(chromium-headless-shell)
+  command -v chromium >/dev/null || need+=(chromium)
+fi
+has_font() { fc-list 2>/dev/null | grep "$1" >/dev/null; }
+has_font "Noto Sans CJK" || need+=(fonts-noto-cjk)
+has_font "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
+has_font "NotoSans-Regular" || need+=(fonts-noto-core)
+[ ${#need[@]} -eq 0 ] && exit 0
+
+if ! command -v apt-get >/dev/null; then
+  echo "pageshot setup: please install ${need[*]} (Chromium and Noto fonts) with your package manager," >&2
+  echo "or set PAGESHOT_CHROME_PATH to a Chromium or Chrome executable." >&2
+  exit 1
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "pageshot setup: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
