@@ -15,6 +15,10 @@ const (
 	ScopeUsage      Scope = "usage"
 )
 
+// AllScopes returns every scope, the scopes of a key created without a
+// list.
+func AllScopes() []Scope { return []Scope{ScopeScreenshot, ScopeJobs, ScopeUsage} }
+
 // APIKey is a client's credential. The key a client sends is "ID.SECRET";
 // only a hash of SECRET is kept. The signing and webhook secrets are kept
 // as they are, because verifying a signature needs them.
@@ -75,4 +79,65 @@ type UsageStore interface {
 	Refund(ctx context.Context, reservation string) error
 	// Usage returns keyID's usage in period.
 	Usage(ctx context.Context, keyID, period string) (Usage, error)
+}
+
+// Plan is what a key may do. Every key is on one plan; the plan named
+// DefaultPlanName always exists.
+type Plan struct {
+	Name string
+	// MonthlyQuota is the number of successful captures per calendar month
+	// (UTC); 0 means unlimited.
+	MonthlyQuota int64
+	// RatePerMinute is the number of API requests per minute, with bursts
+	// of as many.
+	RatePerMinute int
+	// MaxConcurrency is the number of captures in flight at once.
+	MaxConcurrency int
+	// MaxTimeout is the largest timeout a request may ask for.
+	MaxTimeout time.Duration
+}
+
+// DefaultPlanName names the plan that always exists.
+const DefaultPlanName = "default"
+
+// DefaultPlan returns the built-in default plan: 1000 captures a month, 60
+// requests a minute, 4 captures at once, timeouts up to 60 s.
+func DefaultPlan() Plan {
+	return Plan{Name: DefaultPlanName, MonthlyQuota: 1000, RatePerMinute: 60, MaxConcurrency: 4, MaxTimeout: 60 * time.Second}
+}
+
+// Period returns the usage period that contains t: its UTC month, such as
+// "2026-11", and the moment the next one starts.
+func Period(t time.Time) (name string, reset time.Time) {
+	t = t.UTC()
+	start := time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
+	return start.Format("2006-01"), start.AddDate(0, 1, 0)
+}
+
+// RateState is the state of a rate-limit bucket after a request was
+// counted (or refused).
+type RateState struct {
+	Allowed    bool
+	Limit      int           // requests per minute
+	Remaining  int           // requests that may be made now
+	RetryAfter time.Duration // when not Allowed: until the next request may pass
+	ResetAfter time.Duration // until the bucket is full again
+}
+
+// RateLimiter counts requests per named bucket. Implementations are safe
+// for concurrent use; the in-process one and the Redis one share this
+// contract.
+type RateLimiter interface {
+	// Allow counts one request in bucket against perMinute requests a
+	// minute (bursts of perMinute) and reports whether it may pass.
+	Allow(ctx context.Context, bucket string, perMinute int) (RateState, error)
+	// Peek reports the state of bucket without counting a request.
+	Peek(ctx context.Context, bucket string, perMinute int) (RateState, error)
+}
+
+// ConcurrencyLimiter bounds work in flight per named bucket.
+type ConcurrencyLimiter interface {
+	// Acquire takes one of max slots of bucket. When ok, release must be
+	// called exactly once when the work ends.
+	Acquire(ctx context.Context, bucket string, max int) (release func(), ok bool, err error)
 }

@@ -7,10 +7,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -19,6 +21,9 @@ import (
 	"github.com/pageshot/pageshot/internal/browser"
 	"github.com/pageshot/pageshot/internal/egress"
 	"github.com/pageshot/pageshot/internal/httpapi"
+	"github.com/pageshot/pageshot/internal/limit"
+	"github.com/pageshot/pageshot/internal/sqlite"
+	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
 // Config is everything a pageshot node needs. Zero fields take the defaults
@@ -55,6 +60,16 @@ type Config struct {
 	DirectEgress bool
 
 	Limits pageshot.Limits
+	// Plans by name, from the config file. The default plan always exists;
+	// an entry named "default" redefines it.
+	Plans map[string]pageshot.Plan
+	// IPRatePerMinute bounds requests without a valid key per client
+	// address. Defaults to 60.
+	IPRatePerMinute int
+	// Announce receives the first API key, created on the first start
+	// with an empty store. Defaults to os.Stdout; it is never logged.
+	Announce io.Writer
+
 	// MaxPageBytes and MaxPixels bound a capture's download and image
 	// (page_too_large); zero takes the browser package's defaults.
 	MaxPageBytes int64
@@ -74,6 +89,14 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Announce == nil {
+		c.Announce = os.Stdout
+	}
+}
+
+// DatabasePath returns the SQLite database of a data directory.
+func DatabasePath(dataDir string) string {
+	return filepath.Join(cmp.Or(dataDir, "pageshot-data"), "pageshot.db")
 }
 
 // Engine renders captures: the browser pool and the egress proxy that all
@@ -137,6 +160,7 @@ type App struct {
 	cfg    Config
 	log    *slog.Logger
 	pool   *Engine
+	store  *sqlite.Store
 	server *http.Server
 	ln     net.Listener
 	served chan error
@@ -145,22 +169,44 @@ type App struct {
 	stopErr  error
 }
 
-// New builds an App from cfg. Start runs it.
+// New builds an App from cfg: it creates the data directory, opens the
+// store (applying its migrations) and prepares the browser. Start runs it.
 func New(cfg Config) (*App, error) {
 	cfg.setDefaults()
-	pool, err := NewEngine(cfg)
-	if err != nil {
-		return nil, err
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
 	}
 	spec, err := api.JSON()
 	if err != nil {
 		return nil, fmt.Errorf("load openapi: %w", err)
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, pool: pool}
+	store, err := sqlite.Open(context.Background(), DatabasePath(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	pool, err := NewEngine(cfg)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, pool: pool, store: store}
+	gate := tenancy.New(tenancy.Config{
+		Keys:            store,
+		Usage:           store,
+		Rate:            limit.NewRate(nil),
+		Concurrency:     limit.NewConcurrency(),
+		Plans:           cfg.Plans,
+		IPRatePerMinute: cfg.IPRatePerMinute,
+		// A reservation must outlive the longest capture: the wait for a
+		// browser plus the largest timeout.
+		ReservationTTL: 2*cmp.Or(cfg.QueueTimeout, 30*time.Second) + 2*maxTimeout(cfg),
+		Logger:         cfg.Logger,
+	})
 	handler := httpapi.New(httpapi.Config{
 		Renderer: pool,
 		Limits:   cfg.Limits,
-		Ready:    pool.Ready,
+		Tenancy:  gate,
+		Ready:    a.ready,
 		Gauges: func() httpapi.Gauges {
 			s := pool.Stats()
 			return httpapi.Gauges{InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes}
@@ -177,19 +223,39 @@ func New(cfg Config) (*App, error) {
 	return a, nil
 }
 
-// Start creates the data directory, starts the browser and begins serving.
-// It returns once the server accepts connections.
+// maxTimeout is the largest timeout any plan allows.
+func maxTimeout(cfg Config) time.Duration {
+	d := max(cfg.Limits.MaxTimeout, pageshot.DefaultPlan().MaxTimeout)
+	for _, p := range cfg.Plans {
+		d = max(d, p.MaxTimeout)
+	}
+	return d
+}
+
+// ready reports whether the browser is up and the store answers.
+func (a *App) ready() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return a.pool.Ready() && a.store.Ping(ctx) == nil
+}
+
+// Start creates the first API key when the store has none, starts the
+// browser and begins serving. It returns once the server accepts
+// connections.
 func (a *App) Start(ctx context.Context) error {
-	if err := os.MkdirAll(a.cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	if err := a.firstKey(ctx); err != nil {
+		a.store.Close()
+		return err
 	}
 	if err := a.pool.Start(ctx); err != nil {
 		_ = a.pool.Stop(ctx)
+		a.store.Close()
 		return err
 	}
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		_ = a.pool.Stop(ctx)
+		a.store.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
 	a.ln = ln
@@ -197,6 +263,28 @@ func (a *App) Start(ctx context.Context) error {
 	go func() { a.served <- a.server.Serve(ln) }()
 	a.log.Info("listening on http://" + a.Addr())
 	return nil
+}
+
+// firstKey creates a key on the default plan when the store has none and
+// prints it, with its secrets, to Announce: the only time they are shown.
+func (a *App) firstKey(ctx context.Context) error {
+	keys, err := a.store.ListKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return err
+	}
+	k, key, err := pageshot.NewKey("default", pageshot.DefaultPlanName, pageshot.AllScopes(), time.Now())
+	if err != nil {
+		return err
+	}
+	if err := a.store.CreateKey(ctx, k); err != nil {
+		return err
+	}
+	a.log.Info("created the first API key", "id", k.ID, "plan", k.Plan)
+	_, err = fmt.Fprintf(a.cfg.Announce, "\nCreated the first API key (plan %s). It is shown only this once:\n\n"+
+		"    API key:        %s\n    signing secret: %s\n    webhook secret: %s\n\n"+
+		"Send it as \"Authorization: Bearer <key>\". More keys: pageshot keys create --name NAME\n\n",
+		k.Plan, key, k.SigningSecret, k.WebhookSecret)
+	return err
 }
 
 // Addr returns the address the server listens on.
@@ -212,10 +300,12 @@ func (a *App) Stop() error {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
 		err := a.server.Shutdown(ctx)
-		if serr := <-a.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-			err = errors.Join(err, serr)
+		if a.served != nil {
+			if serr := <-a.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+				err = errors.Join(err, serr)
+			}
 		}
-		a.stopErr = errors.Join(err, a.pool.Stop(ctx))
+		a.stopErr = errors.Join(err, a.pool.Stop(ctx), a.store.Close())
 	})
 	return a.stopErr
 }

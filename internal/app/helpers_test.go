@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	_ "golang.org/x/image/webp"
 
+	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
 )
 
@@ -117,17 +119,40 @@ func newTarget(t *testing.T) *target {
 
 // server is a real pageshot server on 127.0.0.1:0.
 type server struct {
-	app *app.App
-	url string
+	app     *app.App
+	url     string
+	dataDir string
+	// key is the first API key, which the server printed on its first
+	// start; requests to /v1 send it unless they carry credentials.
+	key string
+}
+
+// testPlans lifts the default plan's limits, which the many captures of
+// the tests would otherwise reach; the tenancy tests set their own.
+var testPlans = map[string]pageshot.Plan{
+	pageshot.DefaultPlanName: {RatePerMinute: 1 << 20, MaxConcurrency: 1 << 10, MaxTimeout: 60 * time.Second},
+}
+
+// firstKey finds the key in what a first start printed.
+func firstKey(t testing.TB, announced string) string {
+	t.Helper()
+	m := regexp.MustCompile(`API key:\s+(key_\S+)`).FindStringSubmatch(announced)
+	if m == nil {
+		t.Fatalf("no API key announced in %q", announced)
+	}
+	return m[1]
 }
 
 func startServer(t testing.TB, modify func(*app.Config)) *server {
 	t.Helper()
+	var announced bytes.Buffer
 	cfg := app.Config{
 		Addr:        "127.0.0.1:0",
 		DataDir:     filepath.Join(t.TempDir(), "data"),
 		EgressAllow: []string{"127.0.0.1/32"},
 		Concurrency: 2,
+		Plans:       testPlans,
+		Announce:    &announced,
 	}
 	if modify != nil {
 		modify(&cfg)
@@ -142,7 +167,7 @@ func startServer(t testing.TB, modify func(*app.Config)) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Stop() })
-	return &server{app: a, url: "http://" + a.Addr()}
+	return &server{app: a, url: "http://" + a.Addr(), dataDir: cfg.DataDir, key: firstKey(t, announced.String())}
 }
 
 var (
@@ -154,11 +179,14 @@ var (
 // sharedServer is one server for the tests that need nothing special.
 func sharedServer(t *testing.T) *server {
 	sharedOnce.Do(func() {
+		var announced bytes.Buffer
 		cfg := app.Config{
 			Addr:        "127.0.0.1:0",
 			DataDir:     filepath.Join(os.TempDir(), fmt.Sprintf("pageshot-test-%d", os.Getpid())),
 			EgressAllow: []string{"127.0.0.1/32"},
 			Concurrency: 2,
+			Plans:       testPlans,
+			Announce:    &announced,
 		}
 		cfg.Limits.MaxHTMLBytes = 64 << 10
 		a, err := app.New(cfg)
@@ -169,7 +197,7 @@ func sharedServer(t *testing.T) *server {
 			panic(err)
 		}
 		sharedApp = a
-		shared = &server{app: a, url: "http://" + a.Addr()}
+		shared = &server{app: a, url: "http://" + a.Addr(), dataDir: cfg.DataDir, key: firstKey(t, announced.String())}
 	})
 	return shared
 }
@@ -178,6 +206,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if sharedApp != nil {
 		_ = sharedApp.Stop()
+		_ = os.RemoveAll(filepath.Join(os.TempDir(), fmt.Sprintf("pageshot-test-%d", os.Getpid())))
 	}
 	os.Exit(code)
 }
@@ -188,7 +217,20 @@ type response struct {
 	body []byte
 }
 
+// do sends req, with the server's key when it goes to /v1 without
+// credentials of its own.
 func (s *server) do(t testing.TB, req *http.Request) *response {
+	t.Helper()
+	q := req.URL.Query()
+	if strings.HasPrefix(req.URL.Path, "/v1/") && req.Header.Get("Authorization") == "" && req.Header.Get("X-API-Key") == "" &&
+		!q.Has("access_key") && !q.Has("signature") {
+		req.Header.Set("Authorization", "Bearer "+s.key)
+	}
+	return s.send(t, req)
+}
+
+// send sends req as it is.
+func (s *server) send(t testing.TB, req *http.Request) *response {
 	t.Helper()
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -54,7 +54,8 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(stderr), newShot(stderr), newVersion(stdout))
+	root.AddCommand(newServe(stdout, stderr), newShot(stderr), newVersion(stdout),
+		newKeys(stdout), newUsage(stdout), newMigrate(stdout))
 	return root
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"image/png"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -82,16 +84,53 @@ func TestDefaultOutputName(t *testing.T) {
 	}
 }
 
-// TestServeBinary runs the real binary: it logs its address, serves a
-// capture, and exits 0 on SIGTERM.
+// run runs the binary with args and returns its stdout; a non-zero exit
+// fails the test.
+func run(t *testing.T, bin string, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("pageshot %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String()
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestServeBinary runs the real binary: on its first start it prints one
+// API key, logs its address, serves a capture to that key, and exits 0 on
+// SIGTERM. Beside it, keys create, list, revoke, usage and migrate work
+// on the same store; a revoked key is refused by the running server; no
+// secret reaches the log, keys list or an error body.
 func TestServeBinary(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "pageshot")
 	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/pageshot").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	srv := page(t)
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", filepath.Join(t.TempDir(), "data"))
+	dataDir := filepath.Join(t.TempDir(), "data")
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug")
 	cmd.Env = append(os.Environ(), "PAGESHOT_EGRESS_ALLOW=127.0.0.1/32")
+	var stdout, logs syncBuffer
+	cmd.Stdout = &stdout
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -102,6 +141,7 @@ func TestServeBinary(t *testing.T) {
 		re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
+			logs.Write([]byte(sc.Text() + "\n"))
 			if m := re.FindStringSubmatch(sc.Text()); m != nil {
 				addr <- m[1]
 			}
@@ -113,15 +153,83 @@ func TestServeBinary(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("no listening line")
 	}
-	res, err := http.Post(base+"/v1/screenshot", "application/json", strings.NewReader(`{"url":"`+srv.URL+`","format":"webp"}`))
-	if err != nil {
-		t.Fatal(err)
+	m := regexp.MustCompile(`API key:\s+(\S+)\s+signing secret:\s+(\S+)\s+webhook secret:\s+(\S+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("the first start printed no key: %q", stdout.String())
 	}
-	body, _ := io.ReadAll(res.Body)
-	res.Body.Close()
+	first := m[1]
+	secrets := []string{m[1], m[2], m[3]}
+
+	post := func(key, body string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, base+"/v1/screenshot", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, b
+	}
+	res, body := post(first, `{"url":"`+srv.URL+`","format":"webp"}`)
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/webp" || !bytes.HasPrefix(body, []byte("RIFF")) {
 		t.Errorf("capture: %d %s", res.StatusCode, res.Header.Get("Content-Type"))
 	}
+	if res.Header.Get("X-Quota-Limit") != "1000" || res.Header.Get("X-Quota-Remaining") != "999" || res.Header.Get("X-RateLimit-Limit") != "60" {
+		t.Errorf("quota/rate headers of the default plan: %v", res.Header)
+	}
+
+	// keys create beside the running server.
+	var created struct {
+		ID            string `json:"id"`
+		Key           string `json:"key"`
+		SigningSecret string `json:"signing_secret"`
+		WebhookSecret string `json:"webhook_secret"`
+	}
+	out := run(t, bin, "keys", "create", "--name", "ci", "--json", "--data-dir", dataDir)
+	if err := json.Unmarshal([]byte(out), &created); err != nil {
+		t.Fatalf("keys create --json: %v: %s", err, out)
+	}
+	var raw map[string]any
+	json.Unmarshal([]byte(out), &raw)
+	for _, f := range []string{"id", "key", "signing_secret", "webhook_secret", "plan"} {
+		if s, _ := raw[f].(string); s == "" {
+			t.Errorf("keys create --json lacks %s: %s", f, out)
+		}
+	}
+	secrets = append(secrets, created.Key, created.SigningSecret, created.WebhookSecret)
+	if res, body := post(created.Key, `{"url":"`+srv.URL+`","delay":-1}`); res.StatusCode != 400 {
+		t.Errorf("new key, bad option: %d %s", res.StatusCode, body)
+	}
+	run(t, bin, "keys", "revoke", created.ID, "--data-dir", dataDir)
+	res, body = post(created.Key, `{"url":"`+srv.URL+`"}`)
+	if res.StatusCode != 401 || !strings.Contains(string(body), `"api_key_revoked"`) {
+		t.Errorf("revoked key: %d %s", res.StatusCode, body)
+	}
+	// A wrong secret for a known id: the error must not echo what was sent.
+	res, body = post(created.ID+".wrong-secret-"+created.SigningSecret, `{}`)
+	if res.StatusCode != 401 || !strings.Contains(string(body), `"invalid_api_key"`) {
+		t.Errorf("wrong secret: %d %s", res.StatusCode, body)
+	}
+
+	list := run(t, bin, "keys", "list", "--data-dir", dataDir)
+	list += run(t, bin, "keys", "list", "--json", "--data-dir", dataDir)
+	if !strings.Contains(list, created.ID) || !strings.Contains(list, "revoked") {
+		t.Errorf("keys list: %s", list)
+	}
+	usage := run(t, bin, "usage", "--json", "--data-dir", dataDir)
+	var rows []struct {
+		ID   string
+		Used int64
+	}
+	json.Unmarshal([]byte(usage), &rows)
+	if len(rows) != 2 || rows[0].Used != 1 || rows[1].Used != 0 {
+		t.Errorf("usage: %s", usage)
+	}
+	if out := run(t, bin, "migrate", "--data-dir", dataDir); !strings.Contains(out, "up to date") {
+		t.Errorf("migrate: %s", out)
+	}
+
 	cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -132,5 +240,31 @@ func TestServeBinary(t *testing.T) {
 		}
 	case <-time.After(60 * time.Second):
 		t.Error("serve did not exit after SIGTERM")
+	}
+
+	// The secrets: never in the log, keys list or an error body. The
+	// secret part alone is checked too, in case a key is logged split.
+	for _, sec := range secrets {
+		if len(sec) < 20 {
+			t.Fatalf("a secret of %d characters", len(sec))
+		}
+		parts := []string{sec}
+		if _, s, ok := strings.Cut(sec, "."); ok {
+			parts = append(parts, s)
+		}
+		for _, p := range parts {
+			for what, text := range map[string]string{"log": logs.String(), "keys list": list, "error bodies": string(body)} {
+				if strings.Contains(text, p) {
+					t.Errorf("a secret is in the %s", what)
+				}
+			}
+		}
+	}
+	if !strings.Contains(logs.String(), "request failed") {
+		t.Errorf("the log lacks the failed requests, so the check above saw nothing: %s", logs.String())
+	}
+	// A second start does not create another key.
+	if out := run(t, bin, "keys", "list", "--json", "--data-dir", dataDir); strings.Count(out, `"id"`) != 2 {
+		t.Errorf("keys after restart: %s", out)
 	}
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
 )
 
@@ -34,12 +36,55 @@ func (e *engineFlags) register(fs *pflag.FlagSet) {
 
 // fileConfig is the YAML config file.
 type fileConfig struct {
-	// Plans are read by the tenancy layer; kept here so a file written for
-	// it is accepted.
-	Plans  map[string]yaml.Node `yaml:"plans"`
+	Plans  map[string]planYAML `yaml:"plans"`
 	Egress struct {
 		Allow []string `yaml:"allow"`
 	} `yaml:"egress"`
+}
+
+// planYAML is a plan in the config file; what it leaves out is the
+// default plan's.
+type planYAML struct {
+	MonthlyQuota   *int64  `yaml:"monthly_quota"`
+	RatePerMinute  *int    `yaml:"rate_per_minute"`
+	MaxConcurrency *int    `yaml:"max_concurrency"`
+	MaxTimeout     *string `yaml:"max_timeout"`
+}
+
+// plans returns the plans of the file, with the default plan always
+// present.
+func (fc fileConfig) plans() (map[string]pageshot.Plan, error) {
+	out := map[string]pageshot.Plan{pageshot.DefaultPlanName: pageshot.DefaultPlan()}
+	for name, y := range fc.Plans {
+		p := pageshot.DefaultPlan()
+		p.Name = name
+		if y.MonthlyQuota != nil {
+			p.MonthlyQuota = *y.MonthlyQuota
+		}
+		if y.RatePerMinute != nil {
+			p.RatePerMinute = *y.RatePerMinute
+		}
+		if y.MaxConcurrency != nil {
+			p.MaxConcurrency = *y.MaxConcurrency
+		}
+		if y.MaxTimeout != nil {
+			d, err := time.ParseDuration(*y.MaxTimeout)
+			if err != nil {
+				if n, nerr := strconv.Atoi(*y.MaxTimeout); nerr == nil {
+					d, err = time.Duration(n)*time.Second, nil
+				}
+			}
+			if err != nil || d < time.Second {
+				return nil, fmt.Errorf("plan %s: max_timeout %q: want a duration such as 60s", name, *y.MaxTimeout)
+			}
+			p.MaxTimeout = d
+		}
+		if p.MonthlyQuota < 0 || p.RatePerMinute < 0 || p.MaxConcurrency < 0 {
+			return nil, fmt.Errorf("plan %s: limits cannot be negative (0 means unlimited)", name)
+		}
+		out[name] = p
+	}
+	return out, nil
 }
 
 func loadFile(path string) (fileConfig, error) {
@@ -82,7 +127,7 @@ func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Write
 	return nil
 }
 
-func newServe(stderr io.Writer) *cobra.Command {
+func newServe(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		eng engineFlags
 		cfg app.Config
@@ -95,6 +140,14 @@ func newServe(stderr io.Writer) *cobra.Command {
 			if err := eng.apply(cmd, &cfg, stderr); err != nil {
 				return err
 			}
+			fc, err := loadFile(eng.config)
+			if err != nil {
+				return err
+			}
+			if cfg.Plans, err = fc.plans(); err != nil {
+				return err
+			}
+			cfg.Announce = stdout
 			return app.Run(cmd.Context(), cfg)
 		},
 	}
@@ -111,6 +164,7 @@ func newServe(stderr io.Writer) *cobra.Command {
 	fs.Int64Var(&cfg.MaxPageBytes, "max-page-bytes", 64<<20, "bytes a captured page may download before page_too_large")
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
-	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for")
+	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for when its plan sets none")
+	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
 	return cmd
 }

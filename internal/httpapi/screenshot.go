@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
 // authParams are query parameters that belong to authentication and signed
@@ -21,16 +22,34 @@ var authParams = []string{"access_key", "expires", "signature"}
 // bodySlack is what a JSON body may carry beyond the html option.
 const bodySlack = 1 << 20
 
-// screenshot serves POST and GET /v1/screenshot.
+// screenshot serves POST and GET /v1/screenshot. With tenancy, the
+// capture is admitted first (a concurrency slot and a reserved quota unit),
+// then its options are checked, and it is charged only when it succeeds.
 func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	opts, err := s.parseOptions(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	lim := s.cfg.Limits
+	c := caller(r.Context())
+	var adm *tenancy.Admission
+	if c != nil {
+		var err error
+		if adm, err = s.cfg.Tenancy.Admit(r.Context(), c); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if c.Plan.MaxTimeout > 0 {
+			lim.MaxTimeout = c.Plan.MaxTimeout
+		}
 	}
-	c, err := s.cfg.Renderer.Render(r.Context(), opts)
+	capture, opts, err := s.capture(r, c, lim)
+	if adm != nil {
+		adm.Finish(r.Context(), err == nil)
+		setQuotaHeaders(w.Header(), adm.Quota)
+	}
 	if err != nil {
+		if opts == nil {
+			s.writeError(w, r, err)
+			return
+		}
 		if r.Context().Err() != nil && pageshot.ErrorCode(err) == pageshot.CodeInternal {
 			return // the client went away; nobody reads an answer
 		}
@@ -39,10 +58,36 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.metrics.observeCapture(string(opts.Format), "ok", time.Since(start))
-	s.writeCapture(w, r, opts, c)
+	s.writeCapture(w, r, opts, capture)
 }
 
-func (s *Server) parseOptions(r *http.Request) (*pageshot.Options, error) {
+// capture checks the options of r and renders them. The options are nil
+// when they were refused.
+func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits) (*pageshot.Capture, *pageshot.Options, error) {
+	opts, err := s.parseOptions(r, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	if c != nil && opts.URL != "" {
+		if err := tenancy.CheckURL(c.Key, opts.URL); err != nil {
+			return nil, nil, err
+		}
+	}
+	capture, err := s.cfg.Renderer.Render(r.Context(), opts)
+	if err != nil {
+		return nil, opts, err
+	}
+	// A redirect may have led somewhere the key may not go; the image is
+	// not handed out then.
+	if c != nil && capture.FinalURL != "" {
+		if err := tenancy.CheckURL(c.Key, capture.FinalURL); err != nil {
+			return nil, opts, err
+		}
+	}
+	return capture, opts, nil
+}
+
+func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (*pageshot.Options, error) {
 	var raw pageshot.RawOptions
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
@@ -51,22 +96,22 @@ func (s *Server) parseOptions(r *http.Request) (*pageshot.Options, error) {
 		}
 		raw = pageshot.QueryOptions(q)
 	} else {
-		lim := s.cfg.Limits.MaxHTMLBytes
-		if lim <= 0 {
-			lim = 5 << 20
+		maxHTML := lim.MaxHTMLBytes
+		if maxHTML <= 0 {
+			maxHTML = 5 << 20
 		}
-		body := http.MaxBytesReader(nil, r.Body, int64(lim)+bodySlack)
+		body := http.MaxBytesReader(nil, r.Body, int64(maxHTML)+bodySlack)
 		var err error
 		raw, err = pageshot.DecodeJSONOptions(body)
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request body is larger than %d bytes.", int64(lim)+bodySlack)
+			return nil, pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request body is larger than %d bytes.", int64(maxHTML)+bodySlack)
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	return pageshot.ParseOptions(raw, s.cfg.Limits)
+	return pageshot.ParseOptions(raw, lim)
 }
 
 // captureJSON is the answer of response_type json.

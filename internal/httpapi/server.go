@@ -13,12 +13,16 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
 // Config configures a Server. Renderer is required.
 type Config struct {
 	Renderer pageshot.Renderer
 	Limits   pageshot.Limits
+	// Tenancy authenticates /v1 requests and applies plans, limits and
+	// quota. Nil serves every request without a key.
+	Tenancy *tenancy.Gate
 	// Ready reports whether the server can take captures (browser up,
 	// stores reachable). Nil means always ready.
 	Ready func() bool
@@ -48,6 +52,8 @@ type Server struct {
 type route struct {
 	pattern string // "METHOD /path", as http.ServeMux takes it
 	name    string // the label of the route in metrics
+	// scope is what a key needs for the route; "" needs no key.
+	scope   pageshot.Scope
 	handler http.HandlerFunc
 }
 
@@ -59,23 +65,30 @@ func New(cfg Config) *Server {
 	}
 	s.metrics = newMetrics(cfg.Gauges)
 	for _, rt := range s.routes() {
-		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.name, rt.handler))
+		var h http.Handler = rt.handler
+		if rt.scope != "" {
+			h = s.authenticated(rt.scope, rt.handler)
+		} else {
+			h = s.public(h)
+		}
+		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.name, h))
 	}
-	s.mux.Handle("/", s.metrics.instrument("unmatched", http.HandlerFunc(s.unmatched)))
+	s.mux.Handle("/", s.metrics.instrument("unmatched", s.public(http.HandlerFunc(s.unmatched))))
 	s.handler = s.withRequestID(s.mux)
 	return s
 }
 
 func (s *Server) routes() []route {
 	return []route{
-		{"POST /v1/screenshot", "screenshot", s.screenshot},
-		{"GET /v1/screenshot", "screenshot", s.screenshot},
-		{"GET /healthz", "healthz", s.healthz},
-		{"GET /readyz", "readyz", s.readyz},
-		{"GET /metrics", "metrics", s.metrics.serve},
-		{"GET /openapi.json", "openapi", s.openapi},
-		{"GET /docs/errors", "docs", s.errorDocs},
-		{"GET /{$}", "playground", s.playground},
+		{"POST /v1/screenshot", "screenshot", pageshot.ScopeScreenshot, s.screenshot},
+		{"GET /v1/screenshot", "screenshot", pageshot.ScopeScreenshot, s.screenshot},
+		{"GET /v1/usage", "usage", pageshot.ScopeUsage, s.usage},
+		{"GET /healthz", "healthz", "", s.healthz},
+		{"GET /readyz", "readyz", "", s.readyz},
+		{"GET /metrics", "metrics", "", s.metrics.serve},
+		{"GET /openapi.json", "openapi", "", s.openapi},
+		{"GET /docs/errors", "docs", "", s.errorDocs},
+		{"GET /{$}", "playground", "", s.playground},
 	}
 }
 

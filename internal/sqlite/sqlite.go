@@ -54,6 +54,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
 
@@ -88,6 +91,24 @@ func (s *Store) Migrate(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Applied returns the names of the migrations the database has.
+func (s *Store) Applied(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT name FROM schema_migrations ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list migrations: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, fmt.Errorf("list migrations: %w", err)
+		}
+		names = append(names, n)
+	}
+	return names, rows.Err()
 }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {

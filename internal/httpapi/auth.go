@@ -1,0 +1,151 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/tenancy"
+)
+
+const callerKey ctxKey = 1
+
+// caller returns the authenticated caller of r, nil when the server runs
+// without tenancy.
+func caller(ctx context.Context) *tenancy.Caller {
+	c, _ := ctx.Value(callerKey).(*tenancy.Caller)
+	return c
+}
+
+// credentials reads what r presents: Authorization: Bearer, X-API-Key, or
+// on GET access_key, in that order; a GET with a signature parameter is a
+// signed URL.
+func credentials(r *http.Request) tenancy.Credentials {
+	c := tenancy.Credentials{IP: clientIP(r)}
+	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
+		c.Key = strings.TrimSpace(token)
+	}
+	if c.Key == "" {
+		c.Key = strings.TrimSpace(r.Header.Get("X-API-Key"))
+	}
+	if r.Method == http.MethodGet {
+		q := r.URL.Query()
+		if c.Key == "" {
+			c.Key = q.Get("access_key")
+		}
+		if q.Has("signature") {
+			c.Key = q.Get("access_key")
+			c.Signed = q
+		}
+	}
+	return c
+}
+
+// clientIP is the address the request came from. Forwarding headers are
+// not trusted: anyone can send them.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticated wraps a route that needs a key with scope: it
+// authenticates the request, sets the rate-limit and quota headers, and
+// passes the caller on in the context.
+func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http.HandlerFunc {
+	if s.cfg.Tenancy == nil {
+		return next
+	}
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, st, err := s.cfg.Tenancy.Authenticate(r.Context(), credentials(r), scope)
+		setRateHeaders(w.Header(), st)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		if q, err := s.cfg.Tenancy.Quota(r.Context(), c); err == nil {
+			setQuotaHeaders(w.Header(), q)
+		}
+		next(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
+	}
+}
+
+// public wraps a route that needs no key: its answer carries the client
+// address's rate-limit state, which it does not spend.
+func (s *Server) public(next http.Handler) http.Handler {
+	if s.cfg.Tenancy == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		setRateHeaders(w.Header(), s.cfg.Tenancy.PeekIP(r.Context(), clientIP(r)))
+		next.ServeHTTP(w, r)
+	})
+}
+
+func setRateHeaders(h http.Header, st pageshot.RateState) {
+	h.Set("X-RateLimit-Limit", strconv.Itoa(st.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(st.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(time.Now().Add(st.ResetAfter+time.Second-1).Unix(), 10))
+}
+
+// setQuotaHeaders reports q; an unlimited plan has no X-Quota-Limit or
+// X-Quota-Remaining.
+func setQuotaHeaders(h http.Header, q tenancy.Quota) {
+	if q.Limit > 0 {
+		h.Set("X-Quota-Limit", strconv.FormatInt(q.Limit, 10))
+		h.Set("X-Quota-Remaining", strconv.FormatInt(q.Remaining(), 10))
+	} else {
+		h.Del("X-Quota-Limit")
+		h.Del("X-Quota-Remaining")
+	}
+	h.Set("X-Quota-Reset", strconv.FormatInt(q.Reset.Unix(), 10))
+}
+
+// usageJSON is the answer of GET /v1/usage.
+type usageJSON struct {
+	KeyID     string   `json:"key_id"`
+	Name      string   `json:"name"`
+	Plan      planJSON `json:"plan"`
+	Period    string   `json:"period"`
+	Used      int64    `json:"used"`
+	InFlight  int64    `json:"in_flight"`
+	Remaining *int64   `json:"remaining"`
+	ResetAt   int64    `json:"reset_at"`
+}
+
+type planJSON struct {
+	Name           string `json:"name"`
+	MonthlyQuota   int64  `json:"monthly_quota"`
+	RatePerMinute  int    `json:"rate_per_minute"`
+	MaxConcurrency int    `json:"max_concurrency"`
+	MaxTimeout     int    `json:"max_timeout"`
+}
+
+// usage serves GET /v1/usage: the key's plan and its usage this period.
+func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
+	c := caller(r.Context())
+	u, period, reset, err := s.cfg.Tenancy.Usage(r.Context(), c)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := usageJSON{
+		KeyID: c.Key.ID, Name: c.Key.Name, Period: period,
+		Used: u.Committed, InFlight: u.Reserved, ResetAt: reset.Unix(),
+		Plan: planJSON{
+			Name: c.Plan.Name, MonthlyQuota: c.Plan.MonthlyQuota, RatePerMinute: c.Plan.RatePerMinute,
+			MaxConcurrency: c.Plan.MaxConcurrency, MaxTimeout: int(c.Plan.MaxTimeout / time.Second),
+		},
+	}
+	if c.Plan.MonthlyQuota > 0 {
+		left := max(0, c.Plan.MonthlyQuota-u.Committed-u.Reserved)
+		out.Remaining = &left
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,336 @@
+// Package tenancy decides who may call the API and how much: it
+// authenticates API keys and signed URLs, applies the key's scopes, rate
+// and concurrency limits, and reserves, commits and refunds quota. It works
+// through the domain's interfaces (KeyStore, UsageStore, RateLimiter,
+// ConcurrencyLimiter), so the same rules hold on SQLite or PostgreSQL, in
+// process or on Redis.
+package tenancy
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pageshot/pageshot"
+)
+
+// Config configures a Gate. Keys, Usage, Rate and Concurrency are required.
+type Config struct {
+	Keys        pageshot.KeyStore
+	Usage       pageshot.UsageStore
+	Rate        pageshot.RateLimiter
+	Concurrency pageshot.ConcurrencyLimiter
+	// Plans by name. The default plan is added when missing.
+	Plans map[string]pageshot.Plan
+	// IPRatePerMinute bounds requests without a valid key per client
+	// address. Defaults to 60.
+	IPRatePerMinute int
+	// ReservationTTL is how long a quota reservation holds when neither
+	// committed nor refunded (the process died mid-capture). Defaults to
+	// 15 minutes; it must exceed the longest capture.
+	ReservationTTL time.Duration
+	// ConcurrencyRetryAfter is the Retry-After of concurrency_limited.
+	// Defaults to 1 s.
+	ConcurrencyRetryAfter time.Duration
+	// Now replaces time.Now, for tests.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Gate applies the tenancy rules. It is safe for concurrent use.
+type Gate struct {
+	cfg Config
+	log *slog.Logger
+}
+
+// New returns a Gate.
+func New(cfg Config) *Gate {
+	cfg.IPRatePerMinute = cmp.Or(cfg.IPRatePerMinute, 60)
+	cfg.ReservationTTL = cmp.Or(cfg.ReservationTTL, 15*time.Minute)
+	cfg.ConcurrencyRetryAfter = cmp.Or(cfg.ConcurrencyRetryAfter, time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	plans := make(map[string]pageshot.Plan, len(cfg.Plans)+1)
+	plans[pageshot.DefaultPlanName] = pageshot.DefaultPlan()
+	for name, p := range cfg.Plans {
+		p.Name = name
+		plans[name] = p
+	}
+	cfg.Plans = plans
+	return &Gate{cfg: cfg, log: cfg.Logger}
+}
+
+// Plan returns the named plan.
+func (g *Gate) Plan(name string) (pageshot.Plan, bool) {
+	p, ok := g.cfg.Plans[name]
+	return p, ok
+}
+
+// Credentials are what a request presents.
+type Credentials struct {
+	// Key is the key as sent: "ID.SECRET" in a header or access_key, or
+	// only the id in a signed URL.
+	Key string
+	// Signed holds the query of a signed GET URL (one that has a signature
+	// parameter); nil otherwise.
+	Signed url.Values
+	// IP is the client's address, for the limit on requests without a
+	// valid key.
+	IP string
+}
+
+// Caller is an authenticated key with its plan.
+type Caller struct {
+	Key  *pageshot.APIKey
+	Plan pageshot.Plan
+}
+
+// Authenticate checks creds, counts the request against the key's rate
+// limit and checks that the key has scope. It always returns the rate
+// state to report in headers: the key's once the key is known, else the
+// client address's. Errors are *pageshot.Error: missing_api_key,
+// invalid_api_key, api_key_revoked, api_key_expired, signature_required,
+// invalid_signature, rate_limited, insufficient_scope; or a store failure.
+func (g *Gate) Authenticate(ctx context.Context, creds Credentials, scope pageshot.Scope) (*Caller, pageshot.RateState, error) {
+	k, err := g.check(ctx, creds)
+	if err != nil {
+		if pageshot.ErrorCode(err) == pageshot.CodeInternal {
+			return nil, pageshot.RateState{}, err
+		}
+		// Failed authentication spends the client address's budget; once
+		// that is gone the answer is rate_limited, whatever was sent.
+		st, rerr := g.cfg.Rate.Allow(ctx, "ip:"+creds.IP, g.cfg.IPRatePerMinute)
+		if rerr != nil {
+			return nil, st, rerr
+		}
+		if !st.Allowed {
+			return nil, st, rateLimited(st, "Too many requests without a valid API key from this address.")
+		}
+		return nil, st, err
+	}
+	c := &Caller{Key: k, Plan: g.planOf(k)}
+	st, err := g.cfg.Rate.Allow(ctx, "key:"+k.ID, c.Plan.RatePerMinute)
+	if err != nil {
+		return nil, st, err
+	}
+	if !st.Allowed {
+		return nil, st, rateLimited(st, "The key's plan allows "+strconv.Itoa(st.Limit)+" requests a minute.")
+	}
+	if !k.HasScope(scope) {
+		return nil, st, pageshot.Errorf(pageshot.CodeInsufficientScope, "The key lacks the %q scope.", scope)
+	}
+	return c, st, nil
+}
+
+// PeekIP returns the rate state of a client address without counting a
+// request, for the headers of answers that need no key.
+func (g *Gate) PeekIP(ctx context.Context, ip string) pageshot.RateState {
+	st, _ := g.cfg.Rate.Peek(ctx, "ip:"+ip, g.cfg.IPRatePerMinute)
+	return st
+}
+
+func rateLimited(st pageshot.RateState, msg string) *pageshot.Error {
+	e := pageshot.Errorf(pageshot.CodeRateLimited, "%s", msg)
+	e.RetryAfter = max(st.RetryAfter, time.Second)
+	return e
+}
+
+// check authenticates creds and returns the key.
+func (g *Gate) check(ctx context.Context, creds Credentials) (*pageshot.APIKey, error) {
+	if creds.Key == "" {
+		if creds.Signed != nil {
+			return nil, pageshot.Errorf(pageshot.CodeMissingAPIKey, "A signed URL needs access_key set to the key's id.")
+		}
+		return nil, pageshot.Errorf(pageshot.CodeMissingAPIKey, "Send an API key as Authorization: Bearer KEY, X-API-Key: KEY, or access_key=KEY on GET.")
+	}
+	id, secret, hasSecret := pageshot.ParseKey(creds.Key)
+	if creds.Signed != nil && !hasSecret {
+		id = strings.TrimSuffix(creds.Key, ".")
+	}
+	if id == "" || (creds.Signed == nil && !hasSecret) {
+		return nil, invalidKey()
+	}
+	k, err := g.cfg.Keys.Key(ctx, id)
+	if pageshot.ErrorCode(err) == pageshot.CodeNotFound {
+		return nil, invalidKey()
+	}
+	if err != nil {
+		return nil, err
+	}
+	// A signed URL proves the key by its signature; a secret, if one was
+	// sent along, must still be right.
+	if hasSecret && !k.CheckSecret(secret) {
+		return nil, invalidKey()
+	}
+	now := g.cfg.Now()
+	if !k.RevokedAt.IsZero() && !now.Before(k.RevokedAt) {
+		return nil, pageshot.Errorf(pageshot.CodeAPIKeyRevoked, "The key %s was revoked.", k.ID)
+	}
+	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+		return nil, pageshot.Errorf(pageshot.CodeAPIKeyExpired, "The key %s expired at %s.", k.ID, k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	if creds.Signed == nil {
+		if k.SignedOnly {
+			return nil, pageshot.Errorf(pageshot.CodeSignatureRequired, "The key %s accepts signed URLs only.", k.ID)
+		}
+		return k, nil
+	}
+	if err := pageshot.VerifySignature(k.SigningSecret, creds.Signed, now); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func invalidKey() *pageshot.Error {
+	return pageshot.Errorf(pageshot.CodeInvalidAPIKey, "The API key is not valid.")
+}
+
+// planOf returns k's plan, or the default plan when the configuration no
+// longer has it.
+func (g *Gate) planOf(k *pageshot.APIKey) pageshot.Plan {
+	if p, ok := g.cfg.Plans[k.Plan]; ok {
+		return p
+	}
+	g.log.Warn("key on a plan the configuration does not define; using the default plan", "key", k.ID, "plan", k.Plan)
+	return g.cfg.Plans[pageshot.DefaultPlanName]
+}
+
+// Quota is a key's quota in the current period.
+type Quota struct {
+	Limit int64 // 0: unlimited
+	Used  int64 // committed plus in flight
+	Reset time.Time
+}
+
+// Remaining returns what is left of q, at least 0.
+func (q Quota) Remaining() int64 { return max(0, q.Limit-q.Used) }
+
+// Quota returns c's quota in the current period.
+func (g *Gate) Quota(ctx context.Context, c *Caller) (Quota, error) {
+	period, reset := pageshot.Period(g.cfg.Now())
+	u, err := g.cfg.Usage.Usage(ctx, c.Key.ID, period)
+	if err != nil {
+		return Quota{}, err
+	}
+	return Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset}, nil
+}
+
+// Usage returns c's usage in the current period.
+func (g *Gate) Usage(ctx context.Context, c *Caller) (pageshot.Usage, string, time.Time, error) {
+	period, reset := pageshot.Period(g.cfg.Now())
+	u, err := g.cfg.Usage.Usage(ctx, c.Key.ID, period)
+	return u, period, reset, err
+}
+
+// Admission is a capture let in: it holds a concurrency slot and a quota
+// unit until Finish.
+type Admission struct {
+	g           *Gate
+	reservation string
+	release     func()
+	// Quota is the quota with this capture counted.
+	Quota Quota
+}
+
+// Admit lets a capture of c in: it takes one of the key's concurrency
+// slots, then reserves a quota unit. Errors are concurrency_limited (with
+// RetryAfter) and quota_exceeded (with Plan, Limit, Used and ResetAt), or
+// a store failure.
+func (g *Gate) Admit(ctx context.Context, c *Caller) (*Admission, error) {
+	release, ok, err := g.cfg.Concurrency.Acquire(ctx, "key:"+c.Key.ID, c.Plan.MaxConcurrency)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		e := pageshot.Errorf(pageshot.CodeConcurrencyLimited, "The key's plan allows %d captures at once.", c.Plan.MaxConcurrency)
+		e.RetryAfter = g.cfg.ConcurrencyRetryAfter
+		return nil, e
+	}
+	period, reset := pageshot.Period(g.cfg.Now())
+	id, u, ok, err := g.cfg.Usage.Reserve(ctx, c.Key.ID, period, c.Plan.MonthlyQuota, g.cfg.ReservationTTL)
+	if err != nil || !ok {
+		release()
+		if err != nil {
+			return nil, err
+		}
+		used := u.Committed + u.Reserved
+		e := pageshot.Errorf(pageshot.CodeQuotaExceeded, "The plan %q allows %d captures a month; %d are used or in flight. The quota resets at %s.",
+			c.Plan.Name, c.Plan.MonthlyQuota, used, reset.Format(time.RFC3339))
+		e.Plan, e.Limit, e.Used, e.ResetAt = c.Plan.Name, c.Plan.MonthlyQuota, used, reset
+		return nil, e
+	}
+	return &Admission{
+		g: g, reservation: id, release: release,
+		Quota: Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset},
+	}, nil
+}
+
+// Finish ends the capture: a success is charged, anything else refunded.
+// It frees the concurrency slot either way and ignores ctx's cancellation,
+// so a client that goes away cannot leave a unit reserved. Safe to call
+// once only.
+func (a *Admission) Finish(ctx context.Context, success bool) {
+	defer a.release()
+	ctx = context.WithoutCancel(ctx)
+	if success {
+		if err := a.g.cfg.Usage.Commit(ctx, a.reservation); err != nil {
+			a.g.log.Error("commit usage", "err", err)
+		}
+		return
+	}
+	a.Quota.Used--
+	if err := a.g.cfg.Usage.Refund(ctx, a.reservation); err != nil {
+		a.g.log.Error("refund usage", "err", err)
+	}
+}
+
+// CheckURL refuses a target that c's key may not capture: a host on its
+// blocklist, or, when it has an allowlist, a host not on it. A pattern
+// names a host and its subdomains ("example.com"), or only the
+// subdomains ("*.example.com"). The error is url_blocked with reason
+// key_blocklist or key_allowlist.
+func CheckURL(k *pageshot.APIKey, target string) error {
+	if len(k.URLBlock) == 0 && len(k.URLAllow) == 0 {
+		return nil
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil // the options check reports it
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	for _, p := range k.URLBlock {
+		if hostMatches(p, host) {
+			return &pageshot.Error{Code: pageshot.CodeURLBlocked, Reason: "key_blocklist",
+				Message: "The host " + host + " is on the key's blocklist."}
+		}
+	}
+	if len(k.URLAllow) == 0 {
+		return nil
+	}
+	for _, p := range k.URLAllow {
+		if hostMatches(p, host) {
+			return nil
+		}
+	}
+	return &pageshot.Error{Code: pageshot.CodeURLBlocked, Reason: "key_allowlist",
+		Message: "The host " + host + " is not on the key's allowlist."}
+}
+
+func hostMatches(pattern, host string) bool {
+	pattern = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(pattern)), ".")
+	if pattern == "*" {
+		return true
+	}
+	if sub, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(host, "."+sub)
+	}
+	return host == pattern || strings.HasSuffix(host, "."+pattern)
+}
