@@ -68,6 +68,7 @@ func TestDocument(t *testing.T) {
 	}
 	want := map[string][]string{
 		"/v1/screenshot": {"get", "post"},
+		"/v1/usage":      {"get"},
 		"/healthz":       {"get"},
 		"/readyz":        {"get"},
 		"/metrics":       {"get"},

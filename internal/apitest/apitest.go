@@ -126,7 +126,7 @@ func (c *Checker) Validate(req *http.Request, resp *http.Response, body []byte) 
 	default:
 		in = &openapi3filter.RequestValidationInput{
 			Request: r, PathParams: params, Route: route,
-			Options: options(&openapi3filter.Options{SkipSettingDefaults: true}),
+			Options: options(&openapi3filter.Options{SkipSettingDefaults: true, AuthenticationFunc: presented}),
 		}
 		if err := openapi3filter.ValidateRequest(ctx, in); err != nil && (resp.StatusCode < 400 || resp.StatusCode > 499) {
 			errs = append(errs, fmt.Errorf("the description refuses the request, yet the server answered %d: %w", resp.StatusCode, err))
@@ -145,6 +145,27 @@ func (c *Checker) Validate(req *http.Request, resp *http.Response, body []byte) 
 		errs = append(errs, checkBinary(resp.Header.Get("Content-Type"), body))
 	}
 	return errors.Join(errs...)
+}
+
+// presented checks that a request carries the credential a security
+// scheme names; whether the credential is valid is the server's call.
+func presented(_ context.Context, in *openapi3filter.AuthenticationInput) error {
+	r, sch := in.RequestValidationInput.Request, in.SecurityScheme
+	switch {
+	case sch.Type == "http" && strings.EqualFold(sch.Scheme, "bearer"):
+		if scheme, token, _ := strings.Cut(r.Header.Get("Authorization"), " "); strings.EqualFold(scheme, "Bearer") && token != "" {
+			return nil
+		}
+	case sch.Type == "apiKey" && sch.In == "header":
+		if r.Header.Get(sch.Name) != "" {
+			return nil
+		}
+	case sch.Type == "apiKey" && sch.In == "query":
+		if r.URL.Query().Get(sch.Name) != "" {
+			return nil
+		}
+	}
+	return in.NewError(fmt.Errorf("no %s credential", in.SecuritySchemeName))
 }
 
 // options sets what every validation shares: all errors, not the first, each

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -23,6 +24,9 @@ import (
 	"github.com/pageshot/pageshot/api"
 	"github.com/pageshot/pageshot/internal/apitest"
 	"github.com/pageshot/pageshot/internal/httpapi"
+	"github.com/pageshot/pageshot/internal/limit"
+	"github.com/pageshot/pageshot/internal/sqlite"
+	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
 // renderer is a pageshot.Renderer without a browser: it answers a 1×1 PNG,
@@ -82,7 +86,12 @@ type fixture struct {
 	c     *apitest.Checker
 	srv   *httptest.Server
 	ready *atomic.Bool
+	key   string // sent on every request unless it sets Authorization
 }
+
+// signer turns "signed:QUERY" targets into signed URLs of the fixture's
+// key.
+var signer func(query string) string
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
@@ -92,8 +101,33 @@ func newFixture(t *testing.T) *fixture {
 	}
 	ready := new(atomic.Bool)
 	ready.Store(true)
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pageshot.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	k, key, err := pageshot.NewKey("apitest", "open", pageshot.AllScopes(), time.Now())
+	signer = func(query string) string {
+		q, _ := url.ParseQuery(query)
+		q.Set("access_key", k.ID)
+		q.Set("expires", fmt.Sprint(time.Now().Add(time.Hour).Unix()))
+		q.Set("signature", pageshot.Sign(k.SigningSecret, q))
+		return "/v1/screenshot?" + q.Encode()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.CreateKey(context.Background(), k); err != nil {
+		t.Fatal(err)
+	}
+	gate := tenancy.New(tenancy.Config{
+		Keys: store, Usage: store, Rate: limit.NewRate(nil), Concurrency: limit.NewConcurrency(),
+		Plans:  map[string]pageshot.Plan{"open": {MonthlyQuota: 1 << 30, MaxTimeout: time.Minute}},
+		Logger: slog.New(slog.DiscardHandler),
+	})
 	h := httpapi.New(httpapi.Config{
 		Renderer: renderer{},
+		Tenancy:  gate,
 		Limits:   pageshot.Limits{MaxHTMLBytes: 1 << 10},
 		Ready:    ready.Load,
 		OpenAPI:  spec,
@@ -101,7 +135,7 @@ func newFixture(t *testing.T) *fixture {
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &fixture{c: apitest.New(t), srv: srv, ready: ready}
+	return &fixture{c: apitest.New(t), srv: srv, ready: ready, key: key}
 }
 
 func (f *fixture) request(t *testing.T, method, target, body string, header ...string) *http.Request {
@@ -110,12 +144,18 @@ func (f *fixture) request(t *testing.T, method, target, body string, header ...s
 	if body != "" {
 		r = strings.NewReader(body)
 	}
+	if q, ok := strings.CutPrefix(target, "signed:"); ok {
+		target = signer(q)
+	}
 	req, err := http.NewRequest(method, f.srv.URL+target, r)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if !strings.Contains(target, "signature=") {
+		req.Header.Set("Authorization", "Bearer "+f.key)
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -166,7 +206,8 @@ func TestServerMatchesDescription(t *testing.T) {
 			"&headers=X-Test%3A%20yes&cookies=a%3Db&block_resources=image&block_resources=font&dark_mode=false",
 			status: 200, contentType: "image/png"},
 		{name: "get clip", method: "GET", target: "/v1/screenshot?url=https://example.com/&clip_x=0&clip_y=10&clip_width=100&clip_height=50", status: 200, contentType: "image/png"},
-		{name: "get with reserved auth parameters", method: "GET", target: "/v1/screenshot?url=https://example.com/&access_key=k1&expires=1767225600&signature=" + strings.Repeat("ab", 32), status: 200, contentType: "image/png"},
+		{name: "signed url of an unknown key", method: "GET", target: "/v1/screenshot?url=https://example.com/&access_key=k1&expires=1767225600&signature=" + strings.Repeat("ab", 32), status: 401, code: "invalid_api_key"},
+		{name: "signed url", method: "GET", target: "signed:url=https://example.com/&viewport_width=300", status: 200, contentType: "image/png"},
 		{name: "unknown option", method: "POST", target: "/v1/screenshot", body: `{` + target + `, "colour": "red"}`, status: 400, code: "invalid_request"},
 		{name: "option not offered yet", method: "POST", target: "/v1/screenshot", body: `{` + target + `, "store": true}`, status: 400, code: "invalid_request"},
 		{name: "out of range", method: "POST", target: "/v1/screenshot", body: `{` + target + `, "viewport_width": 5, "quality": 50}`, status: 400, code: "invalid_request"},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html"
 	"image"
 	"image/color"
 	_ "image/jpeg"
@@ -66,6 +67,11 @@ func newTarget(t *testing.T) *target {
 			io.WriteString(w, pageHTML)
 		case <-r.Context().Done():
 		}
+	})
+	mux.HandleFunc("/embed", func(w http.ResponseWriter, r *http.Request) {
+		// An <img> of the given src on a green page.
+		fmt.Fprintf(w, `<!doctype html><html><body style="margin:0;background:#00ff00"><img src="%s" style="display:block;width:200px;height:100px"></body></html>`,
+			html.EscapeString(r.URL.Query().Get("src")))
 	})
 	mux.HandleFunc("/tall", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `<!doctype html><html><body style="margin:0"><div style="height:3000px;background:#00cc00"></div><div style="height:3000px;background:#0000cc"></div></body></html>`)

@@ -65,12 +65,14 @@ func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, st, err := s.cfg.Tenancy.Authenticate(r.Context(), credentials(r), scope)
 		setRateHeaders(w.Header(), st)
+		if c != nil {
+			if q, qerr := s.cfg.Tenancy.Quota(r.Context(), c); qerr == nil {
+				setQuotaHeaders(w.Header(), q)
+			}
+		}
 		if err != nil {
 			s.writeError(w, r, err)
 			return
-		}
-		if q, err := s.cfg.Tenancy.Quota(r.Context(), c); err == nil {
-			setQuotaHeaders(w.Header(), q)
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
 	}

@@ -96,7 +96,8 @@ type Caller struct {
 // Authenticate checks creds, counts the request against the key's rate
 // limit and checks that the key has scope. It always returns the rate
 // state to report in headers: the key's once the key is known, else the
-// client address's. Errors are *pageshot.Error: missing_api_key,
+// client address's. The caller is returned whenever the key is valid, also
+// with rate_limited and insufficient_scope. Errors are *pageshot.Error: missing_api_key,
 // invalid_api_key, api_key_revoked, api_key_expired, signature_required,
 // invalid_signature, rate_limited, insufficient_scope; or a store failure.
 func (g *Gate) Authenticate(ctx context.Context, creds Credentials, scope pageshot.Scope) (*Caller, pageshot.RateState, error) {
@@ -119,13 +120,13 @@ func (g *Gate) Authenticate(ctx context.Context, creds Credentials, scope pagesh
 	c := &Caller{Key: k, Plan: g.planOf(k)}
 	st, err := g.cfg.Rate.Allow(ctx, "key:"+k.ID, c.Plan.RatePerMinute)
 	if err != nil {
-		return nil, st, err
+		return c, st, err
 	}
 	if !st.Allowed {
-		return nil, st, rateLimited(st, "The key's plan allows "+strconv.Itoa(st.Limit)+" requests a minute.")
+		return c, st, rateLimited(st, "The key's plan allows "+strconv.Itoa(st.Limit)+" requests a minute.")
 	}
 	if !k.HasScope(scope) {
-		return nil, st, pageshot.Errorf(pageshot.CodeInsufficientScope, "The key lacks the %q scope.", scope)
+		return c, st, pageshot.Errorf(pageshot.CodeInsufficientScope, "The key lacks the %q scope.", scope)
 	}
 	return c, st, nil
 }
