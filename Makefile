@@ -40,8 +40,10 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHost$$' -fuzztime=$(FUZZTIME) ./internal/egress/
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckURL$$' -fuzztime=$(FUZZTIME) ./internal/egress/
 
-## bench: compare pageshot with a minimal chromedp program on the same page
+## bench: the Go benchmarks of the request path, then pageshot against a
+## minimal chromedp program on the same page
 bench: setup build
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./internal/tenancy/ ./internal/limit/
 	$(GO) build -o bin/pageshot-bench ./cmd/pageshot-bench
 	./bin/pageshot-bench -bin bin/pageshot -o bench-latest.md
 
