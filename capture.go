@@ -137,6 +137,21 @@ type Options struct {
 	FailIfContentContains []string
 
 	ResponseType ResponseType
+	// Store keeps the capture in blob storage; the json answer carries its
+	// URL.
+	Store bool
+	// Cache serves an identical capture of the same key younger than
+	// CacheTTL from blob storage, and keeps a new one there.
+	Cache    bool
+	CacheTTL time.Duration
+	// Async answers at once with a job of one item; WebhookURL, if set,
+	// receives the result.
+	Async      bool
+	WebhookURL string
+
+	// CollectLinks fills Capture.Links; set by crawl jobs, never parsed
+	// from a request.
+	CollectLinks bool `json:"-"`
 
 	PDF PDFOptions
 }
@@ -152,7 +167,9 @@ type Capture struct {
 	// (200 for html input, which is served from memory).
 	ReturnedStatusCode int
 	FinalURL           string
-	Timing             Timing
+	// Links are the page's http(s) links, absolute, when Options.CollectLinks.
+	Links  []string
+	Timing Timing
 }
 
 // Timing breaks a capture's duration down for the Server-Timing header.

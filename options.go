@@ -2,6 +2,8 @@ package pageshot
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -53,6 +55,8 @@ const (
 	DefaultFullPageMax    = 20000
 	MaxURLLength          = 2048
 	MaxDelay              = 10 * time.Second
+	DefaultCacheTTL       = 24 * time.Hour
+	MaxCacheTTL           = 30 * 24 * time.Hour
 )
 
 // ResourceTypes are the values block_resources accepts.
@@ -65,8 +69,7 @@ var ResourceTypes = []string{
 // yet. They are refused rather than ignored, so a client never gets a capture
 // that silently lacks what it asked for.
 var laterOptions = []string{
-	"device", "block_ads", "block_trackers", "block_cookie_banners", "cache",
-	"cache_ttl", "store", "metadata", "colors_count", "async", "webhook_url",
+	"device", "block_ads", "block_trackers", "block_cookie_banners", "metadata", "colors_count",
 }
 
 // RawOptions are undecoded options: a JSON object's members, or the
@@ -94,6 +97,10 @@ func DecodeJSONOptions(r io.Reader) (RawOptions, error) {
 	}
 	return RawOptions{json: m}, nil
 }
+
+// Object returns the members of options decoded from JSON, nil for
+// options from a query.
+func (r RawOptions) Object() map[string]json.RawMessage { return r.json }
 
 // QueryOptions takes options from query parameters. Lists are repeated
 // parameters; clip is given as clip_x, clip_y, clip_width and clip_height;
@@ -223,6 +230,20 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	d.boolean("ignore_host_errors", &o.IgnoreHostErrors)
 	d.strings("fail_if_content_contains", &o.FailIfContentContains, true)
 	d.enum("response_type", (*string)(&o.ResponseType), "binary", "json", "empty")
+	d.boolean("store", &o.Store)
+	d.boolean("cache", &o.Cache)
+	o.CacheTTL = DefaultCacheTTL
+	if d.seconds("cache_ttl", &o.CacheTTL, time.Second, MaxCacheTTL) && !o.Cache {
+		d.problem("cache_ttl", "Applies with cache true only.")
+	}
+	d.boolean("async", &o.Async)
+	if d.str("webhook_url", &o.WebhookURL) {
+		if u, err := url.Parse(o.WebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || len(o.WebhookURL) > MaxURLLength {
+			d.problem("webhook_url", "Must be an absolute http or https URL.")
+		} else if !o.Async {
+			d.problem("webhook_url", "Applies with async true only; jobs take webhook_url at the job level.")
+		}
+	}
 
 	d.enum("pdf_paper", &o.PDF.Paper, sortedKeys(PaperSizes)...)
 	d.boolean("pdf_landscape", &o.PDF.Landscape)
@@ -683,4 +704,19 @@ func (d *decoder) margin(dst *float64, paper string) {
 		return
 	}
 	*dst = inches
+}
+
+// CacheKey identifies the captures that o and the key keyID would make
+// alike: a hash of the options that shape the image, with those that only
+// shape the answer (response_type, store, cache, async, webhook_url) left
+// out, and of the key, so that keys never share captures.
+func CacheKey(keyID string, o *Options) string {
+	n := *o
+	n.ResponseType, n.Store, n.Cache, n.CacheTTL, n.Async, n.WebhookURL = "", false, false, 0, false, ""
+	b, _ := json.Marshal(n) // maps marshal in key order, so equal options give equal bytes
+	h := sha256.New()
+	h.Write([]byte(keyID))
+	h.Write([]byte{0})
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -2,6 +2,8 @@ package pageshot
 
 import (
 	"context"
+	"net/url"
+	"strings"
 	"time"
 )
 
@@ -140,4 +142,47 @@ type ConcurrencyLimiter interface {
 	// Acquire takes one of max slots of bucket. When ok, release must be
 	// called exactly once when the work ends.
 	Acquire(ctx context.Context, bucket string, max int) (release func(), ok bool, err error)
+}
+
+// CheckURL refuses a target that k may not capture: a host on its
+// blocklist, or, when it has an allowlist, a host not on it. A pattern
+// names a host and its subdomains ("example.com"), or only the
+// subdomains ("*.example.com"). The error is url_blocked with reason
+// key_blocklist or key_allowlist.
+func (k *APIKey) CheckURL(target string) error {
+	if len(k.URLBlock) == 0 && len(k.URLAllow) == 0 {
+		return nil
+	}
+	u, err := url.Parse(target)
+	if err != nil {
+		return nil // the options check reports it
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	for _, p := range k.URLBlock {
+		if hostMatches(p, host) {
+			return &Error{Code: CodeURLBlocked, Reason: "key_blocklist",
+				Message: "The host " + host + " is on the key's blocklist."}
+		}
+	}
+	if len(k.URLAllow) == 0 {
+		return nil
+	}
+	for _, p := range k.URLAllow {
+		if hostMatches(p, host) {
+			return nil
+		}
+	}
+	return &Error{Code: CodeURLBlocked, Reason: "key_allowlist",
+		Message: "The host " + host + " is not on the key's allowlist."}
+}
+
+func hostMatches(pattern, host string) bool {
+	pattern = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(pattern)), ".")
+	if pattern == "*" {
+		return true
+	}
+	if sub, ok := strings.CutPrefix(pattern, "*."); ok {
+		return strings.HasSuffix(host, "."+sub)
+	}
+	return host == pattern || strings.HasSuffix(host, "."+pattern)
 }

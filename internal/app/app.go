@@ -5,6 +5,7 @@ package app
 import (
 	"cmp"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -18,9 +19,11 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/api"
+	"github.com/pageshot/pageshot/internal/blob"
 	"github.com/pageshot/pageshot/internal/browser"
 	"github.com/pageshot/pageshot/internal/egress"
 	"github.com/pageshot/pageshot/internal/httpapi"
+	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/limit"
 	"github.com/pageshot/pageshot/internal/sqlite"
 	"github.com/pageshot/pageshot/internal/tenancy"
@@ -75,6 +78,20 @@ type Config struct {
 	MaxPageBytes int64
 	MaxPixels    int64
 
+	// Storage selects the blob store of stored and cached captures and job
+	// artifacts. An empty Storage.Dir defaults to DataDir/objects.
+	Storage blob.Config
+	// PublicURL is the server's address as clients reach it, for links in
+	// answers (stored objects, job artifacts). Empty derives it from each
+	// request's Host.
+	PublicURL string
+	// Jobs tunes the async job runner; zero fields take jobs.Config's
+	// defaults, and Workers defaults to Concurrency.
+	Jobs JobsConfig
+	// CacheSweep is how often expired cache entries are removed. Defaults
+	// to a minute.
+	CacheSweep time.Duration
+
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
 	ShutdownTimeout time.Duration
@@ -82,10 +99,21 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// JobsConfig tunes the async job runner.
+type JobsConfig struct {
+	Workers     int
+	MaxAttempts int
+	JobTimeout  time.Duration
+	RescueAfter time.Duration
+	RetryBase   time.Duration
+}
+
 func (c *Config) setDefaults() {
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
 	c.DataDir = cmp.Or(c.DataDir, "pageshot-data")
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 60*time.Second)
+	c.CacheSweep = cmp.Or(c.CacheSweep, time.Minute)
+	c.Storage.Dir = cmp.Or(c.Storage.Dir, filepath.Join(c.DataDir, "objects"))
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -103,7 +131,8 @@ func DatabasePath(dataDir string) string {
 // of its traffic goes through. It implements pageshot.Renderer.
 type Engine struct {
 	*browser.Pool
-	proxy *egress.Proxy
+	proxy  *egress.Proxy
+	policy *egress.Policy
 }
 
 // NewEngine returns an engine with its egress policy; its proxy listens at
@@ -114,7 +143,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("egress policy: %w", err)
 	}
-	e := &Engine{}
+	e := &Engine{policy: policy}
 	bcfg := browser.Config{
 		ExecPath:     cfg.ChromePath,
 		Concurrency:  cfg.Concurrency,
@@ -161,6 +190,11 @@ type App struct {
 	log    *slog.Logger
 	pool   *Engine
 	store  *sqlite.Store
+	queue  *sql.DB
+	jobs   *jobs.Service
+	blobs  pageshot.BlobStore
+	sweep  context.CancelFunc
+	swept  chan struct{}
 	server *http.Server
 	ln     net.Listener
 	served chan error
@@ -180,16 +214,30 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load openapi: %w", err)
 	}
-	store, err := sqlite.Open(context.Background(), DatabasePath(cfg.DataDir))
+	ctx := context.Background()
+	blobs, err := blob.Open(ctx, cfg.Storage)
 	if err != nil {
 		return nil, err
 	}
-	pool, err := NewEngine(cfg)
+	store, err := sqlite.Open(ctx, DatabasePath(cfg.DataDir))
+	if err != nil {
+		return nil, err
+	}
+	// River keeps its queue in the same file, through a pool of one
+	// connection, as its SQLite driver asks.
+	queue, err := sqlite.OpenDB(DatabasePath(cfg.DataDir))
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, pool: pool, store: store}
+	queue.SetMaxOpenConns(1)
+	pool, err := NewEngine(cfg)
+	if err != nil {
+		store.Close()
+		queue.Close()
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, pool: pool, store: store, queue: queue, blobs: blobs}
 	gate := tenancy.New(tenancy.Config{
 		Keys:            store,
 		Usage:           store,
@@ -202,10 +250,37 @@ func New(cfg Config) (*App, error) {
 		ReservationTTL: 2*cmp.Or(cfg.QueueTimeout, 30*time.Second) + 2*maxTimeout(cfg),
 		Logger:         cfg.Logger,
 	})
+	a.jobs, err = jobs.New(ctx, jobs.Config{
+		Store:       store,
+		DB:          queue,
+		Renderer:    pool,
+		Blobs:       blobs,
+		Guard:       pool.policy,
+		Webhooks:    pool.policy.HTTPClient(30 * time.Second),
+		BaseURL:     cfg.PublicURL,
+		Plan:        func(name string) pageshot.Plan { p, _ := gate.Plan(name); return cmp.Or(p, pageshot.DefaultPlan()) },
+		Limits:      cfg.Limits,
+		Workers:     cmp.Or(cfg.Jobs.Workers, cfg.Concurrency, 2),
+		MaxAttempts: cfg.Jobs.MaxAttempts,
+		JobTimeout:  cfg.Jobs.JobTimeout,
+		RescueAfter: cfg.Jobs.RescueAfter,
+		RetryBase:   cfg.Jobs.RetryBase,
+		Logger:      cfg.Logger,
+	})
+	if err != nil {
+		_ = pool.Stop(ctx)
+		store.Close()
+		queue.Close()
+		return nil, err
+	}
 	handler := httpapi.New(httpapi.Config{
 		Renderer: pool,
 		Limits:   cfg.Limits,
 		Tenancy:  gate,
+		Jobs:     a.jobs,
+		Blobs:    blobs,
+		Cache:    store,
+		BaseURL:  cfg.PublicURL,
 		Ready:    a.ready,
 		Gauges: func() httpapi.Gauges {
 			s := pool.Stats()
@@ -252,6 +327,14 @@ func (a *App) Start(ctx context.Context) error {
 		a.store.Close()
 		return err
 	}
+	if err := a.jobs.Start(ctx); err != nil {
+		_ = a.pool.Stop(ctx)
+		a.store.Close()
+		return err
+	}
+	sweepCtx, cancel := context.WithCancel(context.Background())
+	a.sweep, a.swept = cancel, make(chan struct{})
+	go a.sweepCache(sweepCtx)
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		_ = a.pool.Stop(ctx)
@@ -305,10 +388,53 @@ func (a *App) Stop() error {
 				err = errors.Join(err, serr)
 			}
 		}
-		a.stopErr = errors.Join(err, a.pool.Stop(ctx), a.store.Close())
+		if a.sweep != nil {
+			a.sweep()
+			<-a.swept
+		}
+		// Jobs stop before the browser, so that running items finish (or
+		// are canceled, to run again after a restart) while it is up.
+		var jerr error
+		if a.served != nil {
+			jerr = a.jobs.Stop(ctx)
+		}
+		a.stopErr = errors.Join(err, jerr, a.pool.Stop(ctx), a.store.Close(), a.queue.Close())
 	})
 	return a.stopErr
 }
+
+// sweepCache removes expired cache entries and their blobs every
+// CacheSweep until ctx ends.
+func (a *App) sweepCache(ctx context.Context) {
+	defer close(a.swept)
+	t := time.NewTicker(a.cfg.CacheSweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			gone, err := a.store.CacheExpired(ctx, time.Now(), 100)
+			if err != nil {
+				a.log.Warn("sweep cache", "err", err)
+				break
+			}
+			for _, e := range gone {
+				if err := a.blobs.Delete(ctx, e.BlobKey); err != nil {
+					a.log.Warn("delete expired capture", "key", e.BlobKey, "err", err)
+				}
+			}
+			if len(gone) < 100 {
+				break
+			}
+		}
+	}
+}
+
+// Blobs returns the blob store, for tests and diagnostics.
+func (a *App) Blobs() pageshot.BlobStore { return a.blobs }
 
 // Run starts the server and serves until ctx ends, then drains and stops.
 func Run(ctx context.Context, cfg Config) error {

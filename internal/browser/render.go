@@ -170,8 +170,18 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 
 	r.phase = pageshot.PhaseWait
 	waitStart := time.Now()
-	if err := r.prepare(ctx); err != nil {
+	err := r.prepare(ctx)
+	if err != nil {
 		return nil, err
+	}
+
+	var links []string
+	if o.CollectLinks {
+		// Resolved by the page itself, so base elements and relative
+		// paths come out as the browser sees them.
+		if links, err = eval[[]string](ctx, `Array.from(document.links, a => a.href).filter(h => /^https?:/i.test(h))`); err != nil {
+			return nil, err
+		}
 	}
 
 	r.phase = pageshot.PhaseRender
@@ -197,6 +207,7 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		Height:             h,
 		ReturnedStatusCode: status,
 		FinalURL:           finalURL,
+		Links:              links,
 		Timing: pageshot.Timing{
 			Navigation: navigated,
 			Render:     encodeStart.Sub(waitStart),

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"io"
 	"os"
@@ -148,6 +149,10 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 				return err
 			}
 			cfg.Announce = stdout
+			st := &cfg.Storage.S3
+			st.AccessKey = cmp.Or(st.AccessKey, os.Getenv("AWS_ACCESS_KEY_ID"))
+			st.SecretKey = cmp.Or(st.SecretKey, os.Getenv("AWS_SECRET_ACCESS_KEY"))
+			st.Region = cmp.Or(st.Region, os.Getenv("AWS_REGION"))
 			return app.Run(cmd.Context(), cfg)
 		},
 	}
@@ -166,5 +171,14 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
 	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for when its plan sets none")
 	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "the server's address as clients reach it, for links in answers (default: from each request's Host)")
+	fs.StringVar(&cfg.Storage.Dir, "storage-dir", "", "directory of stored captures when no --storage-url is set (default: DATA_DIR/objects)")
+	fs.StringVar(&cfg.Storage.S3.URL, "storage-url", "", "S3-compatible storage, s3://bucket/prefix (default: files under the data dir)")
+	fs.StringVar(&cfg.Storage.S3.Endpoint, "storage-endpoint", "", "S3 endpoint, host[:port] or http(s)://host[:port] (default: AWS)")
+	fs.StringVar(&cfg.Storage.S3.Region, "storage-region", "", "S3 region (default: AWS_REGION, else us-east-1)")
+	fs.StringVar(&cfg.Storage.S3.AccessKey, "storage-access-key", "", "S3 access key (default: AWS_ACCESS_KEY_ID)")
+	fs.StringVar(&cfg.Storage.S3.SecretKey, "storage-secret-key", "", "S3 secret key (default: AWS_SECRET_ACCESS_KEY)")
+	fs.BoolVar(&cfg.Storage.S3.PathStyle, "storage-path-style", false, "path-style S3 addressing (MinIO and most self-hosted servers)")
+	fs.StringVar(&cfg.Storage.S3.PublicURL, "storage-public-url", "", "public base URL of the bucket (a CDN); default: presigned URLs")
 	return cmd
 }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pageshot/pageshot"
 )
@@ -271,5 +273,57 @@ func lookupError(host string, err error) error {
 		Code:    pageshot.CodeConnectionFailed,
 		Message: fmt.Sprintf("Resolving the host %q failed.", host),
 		Err:     fmt.Errorf("resolve host: %w", err),
+	}
+}
+
+// DialContext connects to hostport ("host:port") through the policy: only
+// to an address it checked, never to one it refused. Refusals are
+// url_blocked or name_not_resolved *pageshot.Errors; a failed connection
+// is connection_failed.
+func (p *Policy) DialContext(ctx context.Context, network, hostport string) (net.Conn, error) {
+	return p.dial(ctx, &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}, hostport)
+}
+
+func (p *Policy) dial(ctx context.Context, dialer *net.Dialer, hostport string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err != nil {
+		return nil, pageshot.Errorf(pageshot.CodeURLBlocked, "The address %q is not host:port.", hostport)
+	}
+	addrs, err := p.Resolve(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	var last error
+	for _, a := range addrs {
+		if err := p.CheckAddr(host, a); err != nil {
+			return nil, err
+		}
+		conn, err := dialer.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), port))
+		if err == nil {
+			return conn, nil
+		}
+		last = err
+	}
+	return nil, &pageshot.Error{Code: pageshot.CodeConnectionFailed, Message: fmt.Sprintf("Connecting to %q failed.", host), Err: last}
+}
+
+// HTTPClient returns a client for requests pageshot itself makes to URLs
+// that strangers chose (webhooks): it connects only through the policy,
+// ignores proxy settings of the environment, and does not follow
+// redirects, so a receiver cannot bounce it to an internal address.
+func (p *Policy) HTTPClient(timeout time.Duration) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           p.DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: timeout,
+	}
+	return &http.Client{
+		Transport:     tr,
+		Timeout:       timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }

@@ -74,29 +74,9 @@ func (p *Proxy) Stop() error {
 	return err
 }
 
-// dial connects to host:port through the policy: only to an address it
-// checked, never to one it refused.
+// dial connects to host:port through the policy.
 func (p *Proxy) dial(ctx context.Context, network, hostport string) (net.Conn, error) {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return nil, pageshot.Errorf(pageshot.CodeURLBlocked, "The address %q is not host:port.", hostport)
-	}
-	addrs, err := p.policy.Resolve(ctx, host)
-	if err != nil {
-		return nil, err
-	}
-	var last error
-	for _, a := range addrs {
-		if err := p.policy.CheckAddr(host, a); err != nil {
-			return nil, err
-		}
-		conn, err := p.dialer.DialContext(ctx, "tcp", net.JoinHostPort(a.String(), port))
-		if err == nil {
-			return conn, nil
-		}
-		last = err
-	}
-	return nil, &pageshot.Error{Code: pageshot.CodeConnectionFailed, Message: fmt.Sprintf("Connecting to %q failed.", host), Err: last}
+	return p.policy.dial(ctx, &p.dialer, hostport)
 }
 
 // ServeHTTP implements the proxy.

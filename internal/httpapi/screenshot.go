@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,7 +26,8 @@ const bodySlack = 1 << 20
 
 // screenshot serves POST and GET /v1/screenshot. With tenancy, the
 // capture is admitted first (a concurrency slot and a reserved quota unit),
-// then its options are checked, and it is charged only when it succeeds.
+// then its options are checked, and it is charged only when it is made:
+// never when it fails, is served from the cache, or becomes a job.
 func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	lim := s.cfg.Limits
@@ -40,54 +43,156 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 			lim.MaxTimeout = c.Plan.MaxTimeout
 		}
 	}
-	capture, opts, err := s.capture(r, c, lim)
+	res, err := s.capture(r, c, lim)
 	if adm != nil {
-		adm.Finish(r.Context(), err == nil)
+		adm.Finish(r.Context(), err == nil && res.made)
 		setQuotaHeaders(w.Header(), adm.Quota)
 	}
 	if err != nil {
-		if opts == nil {
+		if res == nil {
 			s.writeError(w, r, err)
 			return
 		}
 		if r.Context().Err() != nil && pageshot.ErrorCode(err) == pageshot.CodeInternal {
 			return // the client went away; nobody reads an answer
 		}
-		s.metrics.observeCapture(string(opts.Format), string(pageshot.ErrorCode(err)), time.Since(start))
+		s.metrics.observeCapture(string(res.opts.Format), string(pageshot.ErrorCode(err)), time.Since(start))
 		s.writeError(w, r, err)
 		return
 	}
-	s.metrics.observeCapture(string(opts.Format), "ok", time.Since(start))
-	s.writeCapture(w, r, opts, capture)
+	if res.opts.Async {
+		s.asyncCapture(w, r, res.raw, res.opts)
+		return
+	}
+	result := "ok"
+	if res.cached {
+		result = "cache_hit"
+	}
+	s.metrics.observeCapture(string(res.opts.Format), result, time.Since(start))
+	s.writeCapture(w, r, res)
 }
 
-// capture checks the options of r and renders them. The options are nil
-// when they were refused.
-func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits) (*pageshot.Capture, *pageshot.Options, error) {
-	opts, err := s.parseOptions(r, lim)
+// captured is what a capture request produced.
+type captured struct {
+	raw  pageshot.RawOptions
+	opts *pageshot.Options
+	c    *pageshot.Capture // nil for async
+	// made tells whether a browser made the capture (and it is charged).
+	made   bool
+	cached bool      // served from the cache
+	expiry time.Time // of the cache entry, with cache
+	url    string    // of the stored or cached object
+}
+
+// capture checks the options of r and renders them, or serves them from
+// the cache; it stores the capture when asked. It returns nil when the
+// options were refused.
+func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits) (*captured, error) {
+	ctx := r.Context()
+	raw, opts, err := s.parseOptions(r, lim)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if c != nil && opts.URL != "" {
-		if err := tenancy.CheckURL(c.Key, opts.URL); err != nil {
-			return nil, nil, err
+		if err := c.Key.CheckURL(opts.URL); err != nil {
+			return nil, err
 		}
 	}
-	capture, err := s.cfg.Renderer.Render(r.Context(), opts)
+	res := &captured{raw: raw, opts: opts}
+	if opts.Async {
+		return res, nil
+	}
+	if (opts.Cache || opts.Store) && s.cfg.Blobs == nil {
+		return nil, pageshot.InvalidRequest([]pageshot.FieldError{{Field: "store", Message: "This server has no storage."}})
+	}
+	var owner, cacheKey string
+	if c != nil {
+		owner = c.Key.ID
+	}
+	if opts.Cache && s.cfg.Cache != nil {
+		cacheKey = pageshot.CacheKey(owner, opts)
+		if e, err := s.cfg.Cache.CacheGet(ctx, cacheKey, time.Now()); err == nil {
+			data, _, err := s.cfg.Blobs.Get(ctx, e.BlobKey)
+			if err == nil {
+				res.c = &pageshot.Capture{Data: data, Format: e.Format, Width: e.Width, Height: e.Height, ReturnedStatusCode: e.ReturnedStatusCode}
+				res.cached, res.expiry = true, e.ExpiresAt
+				res.url = s.objectURL(r, e.BlobKey, time.Until(e.ExpiresAt))
+				return res, nil
+			}
+			s.log.Warn("cached capture unreadable; capturing anew", "request_id", requestID(ctx), "err", err)
+		}
+	}
+
+	res.c, err = s.cfg.Renderer.Render(ctx, opts)
 	if err != nil {
-		return nil, opts, err
+		return res, err
 	}
 	// A redirect may have led somewhere the key may not go; the image is
 	// not handed out then.
-	if c != nil && capture.FinalURL != "" {
-		if err := tenancy.CheckURL(c.Key, capture.FinalURL); err != nil {
-			return nil, opts, err
+	if c != nil && res.c.FinalURL != "" {
+		if err := c.Key.CheckURL(res.c.FinalURL); err != nil {
+			return res, err
 		}
 	}
-	return capture, opts, nil
+	res.made = true
+	ext := "." + res.c.Format.Extension()
+	if cacheKey != "" {
+		blobKey := "cache-" + cacheKey[:48] + ext
+		err := s.cfg.Blobs.Put(ctx, blobKey, res.c.Data, res.c.Format.ContentType())
+		if err == nil {
+			now := time.Now()
+			res.expiry = now.Add(opts.CacheTTL)
+			err = s.cfg.Cache.CachePut(ctx, &pageshot.CacheEntry{
+				Key: cacheKey, BlobKey: blobKey, Format: res.c.Format, Width: res.c.Width, Height: res.c.Height,
+				ReturnedStatusCode: res.c.ReturnedStatusCode, CreatedAt: now, ExpiresAt: res.expiry,
+			})
+		}
+		switch {
+		case err == nil:
+			res.url = s.objectURL(r, blobKey, opts.CacheTTL)
+		case opts.Store:
+			return res, err
+		default:
+			// The cache is an optimization: the capture is still good.
+			s.log.Warn("caching a capture failed", "request_id", requestID(ctx), "err", err)
+		}
+	}
+	if opts.Store && res.url == "" {
+		blobKey := "obj-" + newObjectID() + ext
+		if err := s.cfg.Blobs.Put(ctx, blobKey, res.c.Data, res.c.Format.ContentType()); err != nil {
+			return res, err
+		}
+		res.url = s.objectURL(r, blobKey, storedURLTTL)
+	}
+	return res, nil
 }
 
-func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (*pageshot.Options, error) {
+// storedURLTTL is how long the URL of a stored capture works, when the
+// storage hands out presigned URLs.
+const storedURLTTL = 7 * 24 * time.Hour
+
+// objectURL returns where a client fetches blob key: the storage's own
+// URL, or this server's /v1/objects.
+func (s *Server) objectURL(r *http.Request, key string, ttl time.Duration) string {
+	u, err := s.cfg.Blobs.URL(r.Context(), key, ttl)
+	if err != nil {
+		s.log.Warn("object URL", "request_id", requestID(r.Context()), "err", err)
+	}
+	if u != "" {
+		return u
+	}
+	return s.baseURL(r) + "/v1/objects/" + key
+}
+
+// newObjectID returns 160 random bits in lowercase base32: an object id
+// nobody can guess.
+func newObjectID() string {
+	b := make([]byte, 20)
+	_, _ = rand.Read(b)
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (pageshot.RawOptions, *pageshot.Options, error) {
 	var raw pageshot.RawOptions
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
@@ -105,32 +210,46 @@ func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (*pageshot.O
 		raw, err = pageshot.DecodeJSONOptions(body)
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return nil, pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request body is larger than %d bytes.", int64(maxHTML)+bodySlack)
+			return raw, nil, pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request body is larger than %d bytes.", int64(maxHTML)+bodySlack)
 		}
 		if err != nil {
-			return nil, err
+			return raw, nil, err
 		}
 	}
-	return pageshot.ParseOptions(raw, lim)
+	o, err := pageshot.ParseOptions(raw, lim)
+	return raw, o, err
 }
 
 // captureJSON is the answer of response_type json.
 type captureJSON struct {
-	URL                string `json:"url,omitempty"`
-	Format             string `json:"format"`
-	Width              int    `json:"width"`
-	Height             int    `json:"height"`
-	Bytes              int    `json:"bytes"`
-	ReturnedStatusCode int    `json:"returned_status_code"`
+	URL                string     `json:"url,omitempty"`
+	Format             string     `json:"format"`
+	Width              int        `json:"width"`
+	Height             int        `json:"height"`
+	Bytes              int        `json:"bytes"`
+	ReturnedStatusCode int        `json:"returned_status_code"`
+	Cache              *cacheJSON `json:"cache,omitempty"`
 }
 
-func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, o *pageshot.Options, c *pageshot.Capture) {
+type cacheJSON struct {
+	Hit       bool  `json:"hit"`
+	ExpiresAt int64 `json:"expires_at"`
+}
+
+func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *captured) {
+	o, c := res.opts, res.c
 	h := w.Header()
 	sum := sha256.Sum256(c.Data)
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	h.Set("ETag", etag)
 	h.Set("X-Returned-Status-Code", strconv.Itoa(c.ReturnedStatusCode))
 	h.Set("X-Cache", "MISS")
+	if res.cached {
+		h.Set("X-Cache", "HIT")
+	}
+	if res.url != "" {
+		h.Set("Content-Location", res.url)
+	}
 	h.Set("Cache-Control", "private, max-age=0")
 	h.Set("Server-Timing", fmt.Sprintf("queue;dur=%.1f, navigation;dur=%.1f, render;dur=%.1f, encode;dur=%.1f",
 		ms(c.Timing.Queue), ms(c.Timing.Navigation), ms(c.Timing.Render), ms(c.Timing.Encode)))
@@ -147,10 +266,14 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, o *pagesho
 		w.WriteHeader(http.StatusNoContent)
 	case pageshot.ResponseJSON:
 		h.Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(captureJSON{
-			Format: string(c.Format), Width: c.Width, Height: c.Height, Bytes: len(c.Data),
+		out := captureJSON{
+			URL: res.url, Format: string(c.Format), Width: c.Width, Height: c.Height, Bytes: len(c.Data),
 			ReturnedStatusCode: c.ReturnedStatusCode,
-		})
+		}
+		if o.Cache {
+			out.Cache = &cacheJSON{Hit: res.cached, ExpiresAt: res.expiry.Unix()}
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	default:
 		h.Set("Content-Type", c.Format.ContentType())
 		h.Set("Content-Length", strconv.Itoa(len(c.Data)))

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
@@ -23,6 +24,15 @@ type Config struct {
 	// Tenancy authenticates /v1 requests and applies plans, limits and
 	// quota. Nil serves every request without a key.
 	Tenancy *tenancy.Gate
+	// Jobs runs async jobs; nil answers their routes not_found.
+	Jobs *jobs.Service
+	// Blobs keeps stored and cached captures; Cache indexes the cached
+	// ones. Nil refuses store and cache.
+	Blobs pageshot.BlobStore
+	Cache pageshot.CacheStore
+	// BaseURL is the server's address as clients reach it, for links in
+	// answers. Empty derives it from each request's Host.
+	BaseURL string
 	// Ready reports whether the server can take captures (browser up,
 	// stores reachable). Nil means always ready.
 	Ready func() bool
@@ -83,6 +93,11 @@ func (s *Server) routes() []route {
 		{"POST /v1/screenshot", "screenshot", pageshot.ScopeScreenshot, s.screenshot},
 		{"GET /v1/screenshot", "screenshot", pageshot.ScopeScreenshot, s.screenshot},
 		{"GET /v1/usage", "usage", pageshot.ScopeUsage, s.usage},
+		{"POST /v1/jobs", "jobs", pageshot.ScopeJobs, s.submitJob},
+		{"GET /v1/jobs/{id}", "job", pageshot.ScopeJobs, s.getJob},
+		{"DELETE /v1/jobs/{id}", "job", pageshot.ScopeJobs, s.cancelJob},
+		{"GET /v1/jobs/{id}/items/{n}/artifact", "artifact", pageshot.ScopeJobs, s.artifact},
+		{"GET /v1/objects/{id}", "object", "", s.object},
 		{"GET /healthz", "healthz", "", s.healthz},
 		{"GET /readyz", "readyz", "", s.readyz},
 		{"GET /metrics", "metrics", "", s.metrics.serve},

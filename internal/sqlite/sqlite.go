@@ -39,12 +39,9 @@ var (
 // Open opens (creating if needed) the database at path and applies its
 // migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
-	// _txlock=immediate makes every transaction take the write lock when it
-	// begins, so two processes never both read, then fail to write.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	db, err := OpenDB(path)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, err
 	}
 	s := &Store{db: db}
 	if err := s.Migrate(ctx); err != nil {
@@ -56,6 +53,19 @@ func Open(ctx context.Context, path string) (*Store, error) {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+// OpenDB opens a pool on the database at path with the settings every
+// user of the file shares: WAL, a busy timeout, and transactions that take
+// the write lock when they begin (_txlock=immediate), so that two
+// processes or pools never both read, then fail to write.
+func OpenDB(path string) (*sql.DB, error) {
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	return db, nil
+}
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
@@ -278,23 +288,26 @@ func (s *Store) Reserve(ctx context.Context, keyID, period string, limit int64, 
 // Commit implements pageshot.UsageStore. A reservation that expired and
 // was dropped is not charged.
 func (s *Store) Commit(ctx context.Context, reservation string) error {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var keyID, period string
-		err := tx.QueryRowContext(ctx, `DELETE FROM usage_reservations WHERE id = ? RETURNING key_id, period`, reservation).Scan(&keyID, &period)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("reservation", reservation)
-		}
-		if err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO usage (key_id, period, committed) VALUES (?, ?, 1)
-			ON CONFLICT (key_id, period) DO UPDATE SET committed = committed + 1`, keyID, period)
-		return err
-	})
+	err := s.tx(ctx, func(tx *sql.Tx) error { return commitTx(ctx, tx, reservation) })
 	var pe *pageshot.Error
 	if err != nil && !errors.As(err, &pe) {
 		return fmt.Errorf("commit usage: %w", err)
 	}
+	return err
+}
+
+// commitTx turns reservation into a charged capture within tx.
+func commitTx(ctx context.Context, tx *sql.Tx, reservation string) error {
+	var keyID, period string
+	err := tx.QueryRowContext(ctx, `DELETE FROM usage_reservations WHERE id = ? RETURNING key_id, period`, reservation).Scan(&keyID, &period)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("reservation", reservation)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO usage (key_id, period, committed) VALUES (?, ?, 1)
+		ON CONFLICT (key_id, period) DO UPDATE SET committed = committed + 1`, keyID, period)
 	return err
 }
 

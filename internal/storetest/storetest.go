@@ -19,6 +19,8 @@ import (
 type Store interface {
 	pageshot.KeyStore
 	pageshot.UsageStore
+	pageshot.JobStore
+	pageshot.CacheStore
 }
 
 // Exercise runs the suite; open returns a new empty store for each test.
@@ -26,6 +28,114 @@ func Exercise(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("keys", func(t *testing.T) { testKeys(t, open(t)) })
 	t.Run("usage", func(t *testing.T) { testUsage(t, open(t)) })
 	t.Run("usage is never overshot", func(t *testing.T) { testConcurrentReserve(t, open(t)) })
+	t.Run("jobs", func(t *testing.T) { testJobs(t, open(t)) })
+	t.Run("cache", func(t *testing.T) { testCache(t, open(t)) })
+}
+
+func testJobs(t *testing.T, s Store) {
+	ctx := context.Background()
+	if _, err := s.Job(ctx, "nope"); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Fatalf("unknown job: %v", err)
+	}
+	j := &pageshot.Job{ID: "job1", KeyID: "key1", Kind: pageshot.JobBatch, CreatedAt: time.Now(), Defaults: []byte(`{"format":"png"}`),
+		Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{"url":"https://a.example/"}`)}, {URL: "https://b.example/", Options: []byte(`{}`)}, {URL: "https://c.example/", Options: []byte(`{}`)}}}
+	if err := s.CreateJob(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Job(ctx, "job1")
+	if err != nil || got.Status != pageshot.JobQueued || len(got.Items) != 3 || got.Items[2].Index != 2 || got.Items[0].Status != pageshot.ItemQueued ||
+		string(got.Items[0].Options) != `{"url":"https://a.example/"}` || string(got.Defaults) != `{"format":"png"}` {
+		t.Fatalf("job: %+v %v", got, err)
+	}
+	if ok, err := s.StartItem(ctx, "job1", 0); !ok || err != nil {
+		t.Fatalf("start: %v %v", ok, err)
+	}
+	if got, _ := s.Job(ctx, "job1"); got.Status != pageshot.JobRunning {
+		t.Errorf("job after a start: %s", got.Status)
+	}
+	res, _, ok, err := s.Reserve(ctx, "key1", "2026-11", 0, time.Hour)
+	if !ok || err != nil {
+		t.Fatal(err)
+	}
+	done, err := s.FinishItem(ctx, "job1", 0, pageshot.ItemResult{Status: pageshot.ItemSucceeded, ArtifactKey: "a.png", Format: pageshot.FormatPNG, ReturnedStatusCode: 200}, res)
+	if err != nil || done {
+		t.Fatalf("finish: %v %v", done, err)
+	}
+	// A second finish of the same item (a rerun after a crash) changes
+	// nothing and charges nothing.
+	res2, _, _, _ := s.Reserve(ctx, "key1", "2026-11", 0, time.Hour)
+	if _, err := s.FinishItem(ctx, "job1", 0, pageshot.ItemResult{Status: pageshot.ItemFailed, ErrorCode: pageshot.CodeTimeout}, res2); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := s.Usage(ctx, "key1", "2026-11"); u.Committed != 1 || u.Reserved != 0 {
+		t.Errorf("usage after a success and a repeated finish: %+v", u)
+	}
+	if ok, _ := s.StartItem(ctx, "job1", 0); ok {
+		t.Error("an ended item started again")
+	}
+	it, err := s.Item(ctx, "job1", 0)
+	if err != nil || it.Status != pageshot.ItemSucceeded || it.ArtifactKey != "a.png" || it.ReturnedStatusCode != 200 {
+		t.Errorf("item: %+v %v", it, err)
+	}
+	added, err := s.AddItems(ctx, "job1", []pageshot.JobItem{{URL: "https://b.example/"}, {URL: "https://d.example/", Depth: 1, Options: []byte(`{}`)}, {URL: "https://e.example/", Options: []byte(`{}`)}}, 4)
+	if err != nil || len(added) != 1 || added[0].Index != 3 || added[0].URL != "https://d.example/" {
+		t.Fatalf("add: %+v %v", added, err)
+	}
+	open, err := s.UnfinishedItems(ctx)
+	if err != nil || len(open) != 3 {
+		t.Fatalf("unfinished: %d %v", len(open), err)
+	}
+	if ok, _ := s.StartItem(ctx, "job1", 1); !ok {
+		t.Fatal("start item 1")
+	}
+	if err := s.CancelJob(ctx, "job1"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := s.StartItem(ctx, "job1", 2); ok {
+		t.Error("an item of a canceled job started")
+	}
+	got, _ = s.Job(ctx, "job1")
+	if got.Status != pageshot.JobCanceled || got.Items[1].Status != pageshot.ItemRunning || got.Items[2].Status != pageshot.ItemCanceled {
+		t.Errorf("canceled job: %s, items %s %s", got.Status, got.Items[1].Status, got.Items[2].Status)
+	}
+	if open, _ := s.UnfinishedItems(ctx); len(open) != 0 {
+		t.Errorf("a canceled job has %d unfinished items", len(open))
+	}
+
+	// A job is done when its last item ends.
+	j2 := &pageshot.Job{ID: "job2", KeyID: "key1", Kind: pageshot.JobBatch, CreatedAt: time.Now(), Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{}`)}}}
+	s.CreateJob(ctx, j2)
+	s.StartItem(ctx, "job2", 0)
+	if done, err := s.FinishItem(ctx, "job2", 0, pageshot.ItemResult{Status: pageshot.ItemFailed, ErrorCode: pageshot.CodeTimeout, ErrorMessage: "slow"}, ""); !done || err != nil {
+		t.Errorf("last item: done %v %v", done, err)
+	}
+	if got, _ := s.Job(ctx, "job2"); got.Status != pageshot.JobDone || got.FinishedAt.IsZero() || got.Items[0].ErrorCode != pageshot.CodeTimeout {
+		t.Errorf("done job: %+v", got)
+	}
+}
+
+func testCache(t *testing.T, s Store) {
+	ctx := context.Background()
+	now := time.Now()
+	if _, err := s.CacheGet(ctx, "k", now); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Fatalf("empty cache: %v", err)
+	}
+	e := &pageshot.CacheEntry{Key: "k", BlobKey: "b1.png", Format: pageshot.FormatPNG, Width: 10, Height: 20, ReturnedStatusCode: 200, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+	if err := s.CachePut(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	s.CachePut(ctx, &pageshot.CacheEntry{Key: "old", BlobKey: "b0.png", Format: pageshot.FormatPNG, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Second)})
+	got, err := s.CacheGet(ctx, "k", now)
+	if err != nil || got.BlobKey != "b1.png" || got.Width != 10 || got.ReturnedStatusCode != 200 {
+		t.Fatalf("get: %+v %v", got, err)
+	}
+	if _, err := s.CacheGet(ctx, "k", now.Add(2*time.Minute)); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Errorf("an expired entry was served: %v", err)
+	}
+	gone, err := s.CacheExpired(ctx, now, 10)
+	if err != nil || len(gone) != 1 || gone[0].BlobKey != "b0.png" {
+		t.Errorf("expired: %+v %v", gone, err)
+	}
 }
 
 func testKeys(t *testing.T, s Store) {

@@ -31,7 +31,7 @@ func TestCheckURL(t *testing.T) {
 		{"https://ads.example/", ""},
 		{"https://t.ads.example/", "key_blocklist"},
 	} {
-		err := tenancy.CheckURL(k, c.url)
+		err := k.CheckURL(c.url)
 		got := ""
 		if err != nil {
 			e := pageshot.AsError(err)
@@ -44,7 +44,7 @@ func TestCheckURL(t *testing.T) {
 			t.Errorf("%s: reason %q, want %q", c.url, got, c.reason)
 		}
 	}
-	if err := tenancy.CheckURL(&pageshot.APIKey{}, "https://anything.example/"); err != nil {
+	if err := (&pageshot.APIKey{}).CheckURL("https://anything.example/"); err != nil {
 		t.Errorf("a key without lists refused: %v", err)
 	}
 }

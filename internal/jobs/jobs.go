@@ -1,0 +1,206 @@
+// Package jobs runs pageshot's async work on River: batch and crawl jobs
+// whose items are captures, and the webhooks that announce their end. Job
+// and item state lives in the store (pageshot.JobStore), which is the
+// authority: River carries the work and its retries, and a River job that
+// runs twice (after a crash) finds its item ended and does nothing.
+package jobs
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/pageshot/pageshot"
+)
+
+// Store is what the jobs need of pageshot's store.
+type Store interface {
+	pageshot.JobStore
+	pageshot.UsageStore
+	pageshot.KeyStore
+}
+
+// Config configures a Service. Store, DB, Renderer, Blobs, Guard and Plan
+// are required.
+type Config struct {
+	Store Store
+	// DB is the SQLite database River keeps its queue in (the store's
+	// file). River works best with a pool of one connection.
+	DB       *sql.DB
+	Renderer pageshot.Renderer
+	Blobs    pageshot.BlobStore
+	// Guard checks crawl links and webhook URLs against the egress policy.
+	Guard pageshot.URLGuard
+	// Webhooks sends webhook requests; it must connect through the egress
+	// policy (see egress.Policy.HTTPClient).
+	Webhooks *http.Client
+	// BaseURL is the server's address as clients reach it, for artifact
+	// links, such as http://127.0.0.1:8080.
+	BaseURL string
+	// Plan returns the named plan, or the default plan.
+	Plan   func(name string) pageshot.Plan
+	Limits pageshot.Limits
+	// Workers is the number of items captured at once. Defaults to 2.
+	Workers int
+	// MaxAttempts bounds the runs of an item that fails with a retryable
+	// error. Defaults to 4.
+	MaxAttempts int
+	// JobTimeout bounds one run of an item. Defaults to 3 minutes.
+	JobTimeout time.Duration
+	// RescueAfter is how long a run may seem to run before it is taken for
+	// lost (its process died) and run again. Defaults to JobTimeout plus a
+	// minute.
+	RescueAfter time.Duration
+	// RetryBase is the first retry's delay; each next one doubles, up to
+	// 5 minutes. Defaults to 2 s.
+	RetryBase time.Duration
+	// ReservationTTL is how long an item's quota reservation holds.
+	// Defaults to JobTimeout plus a minute.
+	ReservationTTL time.Duration
+	Logger         *slog.Logger
+}
+
+// Service submits, runs and reports jobs.
+type Service struct {
+	cfg   Config
+	log   *slog.Logger
+	river *river.Client[*sql.Tx]
+}
+
+// New migrates River's tables and prepares the service; Start runs it.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	cfg.Workers = cmp.Or(cfg.Workers, 2)
+	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, 4)
+	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, 3*time.Minute)
+	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, cfg.JobTimeout+time.Minute)
+	cfg.RetryBase = cmp.Or(cfg.RetryBase, 2*time.Second)
+	cfg.ReservationTTL = cmp.Or(cfg.ReservationTTL, cfg.JobTimeout+time.Minute)
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Service{cfg: cfg, log: cfg.Logger}
+	driver := riversqlite.New(cfg.DB)
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(cfg.Logger)})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return nil, fmt.Errorf("migrate job queue: %w", err)
+	}
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &captureWorker{s: s})
+	river.AddWorker(workers, &webhookWorker{s: s})
+	s.river, err = river.NewClient(driver, &river.Config{
+		Queues: map[string]river.QueueConfig{
+			queueCaptures: {MaxWorkers: cfg.Workers},
+			queueWebhooks: {MaxWorkers: 4},
+		},
+		Workers:              workers,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
+		RetryPolicy:          backoff{base: cfg.RetryBase},
+		FetchPollInterval:    200 * time.Millisecond,
+		FetchCooldown:        20 * time.Millisecond,
+		Logger:               quiet(cfg.Logger),
+		ErrorHandler:         &errorHandler{log: cfg.Logger},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	return s, nil
+}
+
+// quiet passes River's own log on at warning level and above.
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(levelFilter{l.Handler(), slog.LevelWarn})
+}
+
+type levelFilter struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (f levelFilter) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= f.min && f.Handler.Enabled(ctx, l)
+}
+
+const (
+	queueCaptures = "captures"
+	queueWebhooks = "webhooks"
+)
+
+// Start runs the workers (until Stop) and queues again the items of unfinished jobs
+// that have no River job waiting (a crash between storing a job and
+// queueing its items); River's uniqueness keeps the others from doubling.
+func (s *Service) Start(ctx context.Context) error {
+	// River runs until its context ends; the service until Stop, however
+	// short-lived the context of its start.
+	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+		return fmt.Errorf("start job queue: %w", err)
+	}
+	items, err := s.cfg.Store.UnfinishedItems(ctx)
+	if err != nil {
+		return err
+	}
+	if len(items) > 0 {
+		s.log.Info("resuming unfinished job items", "items", len(items))
+		return s.enqueue(ctx, items)
+	}
+	return nil
+}
+
+// Stop stops taking work and waits for the items running (at most until
+// ctx ends, then cancels them: they are run again after a restart).
+func (s *Service) Stop(ctx context.Context) error {
+	err := s.river.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = s.river.StopAndCancel(stopCtx)
+	}
+	return err
+}
+
+// enqueue queues one capture per item.
+func (s *Service) enqueue(ctx context.Context, items []pageshot.JobItem) error {
+	params := make([]river.InsertManyParams, len(items))
+	for i, it := range items {
+		params[i] = river.InsertManyParams{Args: captureArgs{JobID: it.JobID, Index: it.Index}}
+	}
+	for start := 0; start < len(params); start += 500 {
+		if _, err := s.river.InsertMany(ctx, params[start:min(start+500, len(params))]); err != nil {
+			return fmt.Errorf("queue job items: %w", err)
+		}
+	}
+	return nil
+}
+
+// backoff retries after base, 2×base, 4×base, … at most 5 minutes.
+type backoff struct{ base time.Duration }
+
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	d := b.base << min(max(job.Attempt-1, 0), 16)
+	return time.Now().Add(min(d, 5*time.Minute))
+}
+
+type errorHandler struct{ log *slog.Logger }
+
+func (h *errorHandler) HandleError(ctx context.Context, job *rivertype.JobRow, err error) *river.ErrorHandlerResult {
+	h.log.Info("job run failed; River retries it", "kind", job.Kind, "id", job.ID, "attempt", job.Attempt, "err", err)
+	return nil
+}
+
+func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, v any, trace string) *river.ErrorHandlerResult {
+	h.log.Error("job run panicked", "kind", job.Kind, "id", job.ID, "panic", v, "trace", trace)
+	return nil
+}

@@ -1,0 +1,167 @@
+package pageshot
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+)
+
+// JobStatus is the state of an async job.
+type JobStatus string
+
+// Job states. A job is queued until one of its items starts, done when
+// every item has ended, canceled when a client canceled it.
+const (
+	JobQueued   JobStatus = "queued"
+	JobRunning  JobStatus = "running"
+	JobDone     JobStatus = "done"
+	JobCanceled JobStatus = "canceled"
+)
+
+// ItemStatus is the state of one capture of a job.
+type ItemStatus string
+
+// Item states; succeeded, failed and canceled are final.
+const (
+	ItemQueued    ItemStatus = "queued"
+	ItemRunning   ItemStatus = "running"
+	ItemSucceeded ItemStatus = "succeeded"
+	ItemFailed    ItemStatus = "failed"
+	ItemCanceled  ItemStatus = "canceled"
+)
+
+// Final reports whether s is an end state.
+func (s ItemStatus) Final() bool {
+	return s == ItemSucceeded || s == ItemFailed || s == ItemCanceled
+}
+
+// Job kinds.
+const (
+	JobBatch = "batch"
+	JobCrawl = "crawl"
+)
+
+// Crawl describes a crawl job: pages reached by links from URL.
+type Crawl struct {
+	URL      string   `json:"url"`
+	Include  []string `json:"include,omitempty"` // regexps a page's full URL must match (any)
+	Exclude  []string `json:"exclude,omitempty"` // regexps no page's URL may match
+	MaxPages int      `json:"max_pages"`
+	MaxDepth int      `json:"max_depth"`
+	// AnyOrigin follows links to other origins; by default a crawl stays
+	// on the origin of URL.
+	AnyOrigin bool `json:"any_origin,omitempty"`
+}
+
+// Job is an async batch or crawl of captures.
+type Job struct {
+	ID         string
+	KeyID      string
+	Kind       string // JobBatch or JobCrawl
+	Status     JobStatus
+	WebhookURL string
+	Crawl      *Crawl
+	// Defaults are the options every item starts from (a JSON object).
+	Defaults   json.RawMessage
+	CreatedAt  time.Time
+	FinishedAt time.Time // zero until done or canceled
+
+	Items []JobItem
+}
+
+// Counts returns how many of j's items there are, and how many succeeded
+// and failed.
+func (j *Job) Counts() (total, succeeded, failed int) {
+	for _, it := range j.Items {
+		switch it.Status {
+		case ItemSucceeded:
+			succeeded++
+		case ItemFailed:
+			failed++
+		}
+	}
+	return len(j.Items), succeeded, failed
+}
+
+// JobItem is one capture of a job.
+type JobItem struct {
+	JobID string
+	Index int // from 0, in submission (or discovery) order
+	URL   string
+	// Options are the item's raw options, the job's defaults merged in (a
+	// JSON object).
+	Options json.RawMessage
+	Depth   int // crawl: links followed from the start page
+
+	Status             ItemStatus
+	ErrorCode          Code
+	ErrorMessage       string
+	ReturnedStatusCode int
+	ArtifactKey        string // blob key of the capture, once succeeded
+	Format             Format
+	UpdatedAt          time.Time
+}
+
+// ItemResult is how an item ended.
+type ItemResult struct {
+	Status             ItemStatus // ItemSucceeded or ItemFailed
+	ErrorCode          Code
+	ErrorMessage       string
+	ReturnedStatusCode int
+	ArtifactKey        string
+	Format             Format
+}
+
+// JobStore keeps jobs and their items. Methods return a not_found *Error
+// for an unknown job or item.
+type JobStore interface {
+	// CreateJob stores j with its items, all queued.
+	CreateJob(ctx context.Context, j *Job) error
+	// Job returns the job with its items in index order.
+	Job(ctx context.Context, id string) (*Job, error)
+	// Item returns one item.
+	Item(ctx context.Context, jobID string, index int) (*JobItem, error)
+	// StartItem marks a queued (or, after a crash, running) item running
+	// and its job running. It returns false when the item has already
+	// ended or its job was canceled: the capture must not run.
+	StartItem(ctx context.Context, jobID string, index int) (bool, error)
+	// FinishItem records how a running item ended and, in the same
+	// transaction, commits the quota reservation when it succeeded or
+	// refunds it otherwise, so that an item is charged exactly once. An
+	// item that has already ended is left as it is (and the reservation
+	// refunded). It reports whether the job is now done.
+	FinishItem(ctx context.Context, jobID string, index int, r ItemResult, reservation string) (jobDone bool, err error)
+	// AddItems appends crawl items whose URL the job does not have yet, up
+	// to max items in all, and returns those added with their indexes.
+	AddItems(ctx context.Context, jobID string, items []JobItem, max int) ([]JobItem, error)
+	// CancelJob cancels the items that have not started and marks the job
+	// canceled (done, when nothing was left to cancel). Running items
+	// finish.
+	CancelJob(ctx context.Context, id string) error
+	// UnfinishedItems returns the items of jobs not done or canceled that
+	// have not ended, for requeueing after a restart.
+	UnfinishedItems(ctx context.Context) ([]JobItem, error)
+}
+
+// CacheEntry is a capture kept for reuse.
+type CacheEntry struct {
+	Key                string // hash of the normalized options and the key owner
+	BlobKey            string
+	Format             Format
+	Width, Height      int
+	ReturnedStatusCode int
+	CreatedAt          time.Time
+	ExpiresAt          time.Time
+}
+
+// CacheStore indexes cached captures.
+type CacheStore interface {
+	// CacheGet returns the entry under key that has not expired at now, or
+	// a not_found *Error.
+	CacheGet(ctx context.Context, key string, now time.Time) (*CacheEntry, error)
+	// CachePut stores e, replacing an entry with the same key.
+	CachePut(ctx context.Context, e *CacheEntry) error
+	// CacheExpired removes up to limit entries expired at now and returns
+	// them, so that their blobs can be deleted.
+	CacheExpired(ctx context.Context, now time.Time, limit int) ([]CacheEntry, error)
+}
