@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -121,10 +123,7 @@ func (b *syncBuffer) String() string {
 // on the same store; a revoked key is refused by the running server; no
 // secret reaches the log, keys list or an error body.
 func TestServeBinary(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "pageshot")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/pageshot").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binary(t)
 	srv := page(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
 	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug")
@@ -266,5 +265,197 @@ func TestServeBinary(t *testing.T) {
 	// A second start does not create another key.
 	if out := run(t, bin, "keys", "list", "--json", "--data-dir", dataDir); strings.Count(out, `"id"`) != 2 {
 		t.Errorf("keys after restart: %s", out)
+	}
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+// binary builds pageshot once for the tests that run it.
+func binary(t *testing.T) string {
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "pageshot-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "pageshot")
+		if out, err := exec.Command("go", "build", "-o", binPath, "../../cmd/pageshot").CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// serveProc is a running `pageshot serve`.
+type serveProc struct {
+	cmd    *exec.Cmd
+	base   string
+	stdout *syncBuffer
+	logs   *syncBuffer
+}
+
+func startServe(t *testing.T, bin string, args ...string) *serveProc {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	cmd.Env = append(os.Environ(), "PAGESHOT_EGRESS_ALLOW=127.0.0.1/32")
+	p := &serveProc{cmd: cmd, stdout: &syncBuffer{}, logs: &syncBuffer{}}
+	cmd.Stdout = p.stdout
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := make(chan string, 1)
+	go func() {
+		re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			p.logs.Write([]byte(sc.Text() + "\n"))
+			if m := re.FindStringSubmatch(sc.Text()); m != nil {
+				addr <- m[1]
+			}
+		}
+	}()
+	select {
+	case p.base = <-addr:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no listening line: %s", p.logs.String())
+	}
+	return p
+}
+
+type jobState struct {
+	ID        string `json:"id"`
+	Status    string `json:"status"`
+	Succeeded int    `json:"succeeded"`
+	Failed    int    `json:"failed"`
+	Items     []struct {
+		URL    string `json:"url"`
+		Status string `json:"status"`
+	} `json:"items"`
+}
+
+func (p *serveProc) job(t *testing.T, key, id string) jobState {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, p.base+"/v1/jobs/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var j jobState
+	if err := json.NewDecoder(res.Body).Decode(&j); err != nil || res.StatusCode != 200 {
+		t.Fatalf("job: %d %v", res.StatusCode, err)
+	}
+	return j
+}
+
+// TestJobSurvivesKill: serve is killed (SIGKILL) in the middle of a job and
+// started again on the same data directory; the job finishes with no item
+// lost or done twice, and quota charged once per item.
+func TestJobSurvivesKill(t *testing.T) {
+	bin := binary(t)
+	var (
+		mu   sync.Mutex
+		hits = map[string]int{}
+	)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		hits[r.URL.Query().Get("n")]++
+		mu.Unlock()
+		time.Sleep(700 * time.Millisecond)
+		io.WriteString(w, `<html><body style="background:#09c">page</body></html>`)
+	}))
+	t.Cleanup(target.Close)
+
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	config := filepath.Join(dir, "pageshot.yaml")
+	os.WriteFile(config, []byte("plans:\n  default:\n    rate_per_minute: 100000\n"), 0o600)
+	args := []string{"--data-dir", dataDir, "--config", config, "--concurrency", "2", "--job-timeout", "8s", "--job-rescue-after", "9s"}
+	first := startServe(t, bin, args...)
+	m := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(first.stdout.String())
+	if m == nil {
+		t.Fatalf("no key printed: %s", first.stdout.String())
+	}
+	key := m[1]
+
+	const n = 8
+	var items []string
+	for i := range n {
+		items = append(items, fmt.Sprintf(`{"url":"%s/?n=%d","viewport_width":300,"viewport_height":200}`, target.URL, i))
+	}
+	req, _ := http.NewRequest(http.MethodPost, first.base+"/v1/jobs", strings.NewReader(`{"items":[`+strings.Join(items, ",")+`]}`))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var j jobState
+	json.NewDecoder(res.Body).Decode(&j)
+	res.Body.Close()
+	if res.StatusCode != 202 {
+		t.Fatalf("submit: %d", res.StatusCode)
+	}
+
+	deadline := time.Now().Add(time.Minute)
+	for first.job(t, key, j.ID).Succeeded < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the job did not progress")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	first.cmd.Process.Signal(syscall.SIGKILL)
+	first.cmd.Wait()
+	mu.Lock()
+	hitsBefore := map[string]int{}
+	for k, v := range hits {
+		hitsBefore[k] = v
+	}
+	mu.Unlock()
+
+	second := startServe(t, bin, args...)
+	if strings.Contains(second.stdout.String(), "API key:") {
+		t.Error("the restart created another first key")
+	}
+	deadline = time.Now().Add(2 * time.Minute)
+	for {
+		j = second.job(t, key, j.ID)
+		if j.Status == "done" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job did not finish after the restart: %+v\n%s", j, second.logs.String())
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if j.Succeeded != n || j.Failed != 0 {
+		t.Errorf("after the restart: %d succeeded, %d failed, want %d and 0: %+v", j.Succeeded, j.Failed, n, j)
+	}
+	mu.Lock()
+	for i := range n {
+		k := strconv.Itoa(i)
+		// An item in flight at the kill is captured again; an item that had
+		// succeeded never is.
+		if hits[k] == 0 || hits[k] > hitsBefore[k]+1 || (hitsBefore[k] > 0 && hits[k] > 2) {
+			t.Errorf("item %d: fetched %d times (%d before the kill)", i, hits[k], hitsBefore[k])
+		}
+	}
+	mu.Unlock()
+	var rows []struct {
+		Used     int64 `json:"used"`
+		InFlight int64 `json:"in_flight"`
+	}
+	out := run(t, bin, "usage", "--json", "--data-dir", dataDir)
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].Used != n {
+		t.Errorf("charged: %s, want %d captures", out, n)
 	}
 }
