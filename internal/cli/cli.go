@@ -55,7 +55,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServe(stdout, stderr), newShot(stderr), newVersion(stdout),
-		newKeys(stdout), newUsage(stdout), newMigrate(stdout))
+		newBatch(stdout, stderr), newKeys(stdout), newUsage(stdout), newMigrate(stdout))
 	return root
 }
 

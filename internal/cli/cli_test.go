@@ -459,3 +459,69 @@ func TestJobSurvivesKill(t *testing.T) {
 		t.Errorf("charged: %s, want %d captures", out, n)
 	}
 }
+
+// batchSite serves two pages, and a 404.
+func batchSite(t *testing.T) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/missing" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, `<html><body style="background:#0a0">`+r.URL.Path+`</body></html>`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func batchFile(t *testing.T, site string) string {
+	path := filepath.Join(t.TempDir(), "urls.txt")
+	os.WriteFile(path, []byte("# pages\n"+site+"/one\n\n"+site+"/two\n"+site+"/missing\nhttp://nonexistent.invalid/\nftp://example.com/\n"), 0o644)
+	return path
+}
+
+// checkBatch asserts the files and the summary of a batch of batchFile.
+func checkBatch(t *testing.T, out, stdout string) {
+	t.Helper()
+	for _, name := range []string{"0001-127.0.0.1-one.png", "0002-127.0.0.1-two.png"} {
+		matches, _ := filepath.Glob(filepath.Join(out, strings.Replace(name, "127.0.0.1", "127.0.0.1-*", 1)))
+		if len(matches) != 1 {
+			t.Errorf("no %s in %s", name, out)
+			continue
+		}
+		f, _ := os.Open(matches[0])
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width != 640 {
+			t.Errorf("%s: %v %d", matches[0], err, cfg.Width)
+		}
+	}
+	for _, want := range []string{"2 captured, 3 failed", "host_returned_error", "name_not_resolved", "url_blocked", "line 5", "line 7"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("summary lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestBatchLocal(t *testing.T) {
+	site := batchSite(t)
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"pageshot", "batch", batchFile(t, site.URL), "-o", out, "--egress-allow", "127.0.0.1/32", "--width", "640", "--height", "400"}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (some failed): %s", code, stderr.String())
+	}
+	checkBatch(t, out, stdout.String())
+}
+
+func TestBatchServer(t *testing.T) {
+	site := batchSite(t)
+	srv := startServe(t, binary(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
+	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(srv.stdout.String())[1]
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"pageshot", "batch", batchFile(t, site.URL), "-o", out, "--server", srv.base, "--key", key, "--width", "640"}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit %d, want 1: %s", code, stderr.String())
+	}
+	checkBatch(t, out, stdout.String())
+}

@@ -69,13 +69,60 @@ var shotOptions = []struct {
 // aliases are short flags the SPEC names for common options.
 var aliases = map[string]string{"width": "viewport-width", "height": "viewport-height"}
 
+// optionFlags are the capture options as flags, shared by shot and batch.
+type optionFlags struct {
+	values map[string]any
+}
+
+func (o *optionFlags) register(fs *pflag.FlagSet) {
+	o.values = map[string]any{}
+	for _, opt := range shotOptions {
+		switch {
+		case opt.bool:
+			o.values[opt.name] = fs.Bool(opt.name, false, opt.usage)
+		case opt.list:
+			o.values[opt.name] = fs.StringArray(opt.name, nil, opt.usage)
+		default:
+			o.values[opt.name] = fs.String(opt.name, "", opt.usage)
+		}
+	}
+	for alias, name := range aliases {
+		fs.Var(fs.Lookup(name).Value, alias, "same as --"+name)
+	}
+}
+
+// query returns the options given on the command line as query
+// parameters, the form pageshot.QueryOptions and GET /v1/screenshot take.
+func (o *optionFlags) query(fs *pflag.FlagSet) url.Values {
+	q := url.Values{}
+	fs.Visit(func(f *pflag.Flag) {
+		name := f.Name
+		if a, ok := aliases[name]; ok {
+			name = a
+		}
+		if _, ok := o.values[name]; !ok {
+			return
+		}
+		key := strings.ReplaceAll(name, "-", "_")
+		switch v := o.values[name].(type) {
+		case *[]string:
+			q[key] = append(q[key], *v...)
+		case *bool:
+			q.Set(key, fmt.Sprint(*v))
+		case *string:
+			q.Set(key, *v)
+		}
+	})
+	return q
+}
+
 func newShot(stderr io.Writer) *cobra.Command {
 	var (
 		eng      engineFlags
+		opt      optionFlags
 		out      string
 		htmlFile string
 	)
-	values := map[string]any{}
 	cmd := &cobra.Command{
 		Use:   "shot [URL]",
 		Short: "Take one screenshot without a server",
@@ -85,7 +132,7 @@ func newShot(stderr io.Writer) *cobra.Command {
 			if err := eng.apply(cmd, &cfg, stderr); err != nil {
 				return err
 			}
-			q := url.Values{}
+			q := opt.query(cmd.Flags())
 			if len(args) == 1 {
 				q.Set("url", args[0])
 			}
@@ -96,24 +143,6 @@ func newShot(stderr io.Writer) *cobra.Command {
 				}
 				q.Set("html", string(b))
 			}
-			cmd.Flags().Visit(func(f *pflag.Flag) {
-				name := f.Name
-				if a, ok := aliases[name]; ok {
-					name = a
-				}
-				if _, ok := values[name]; !ok {
-					return
-				}
-				key := strings.ReplaceAll(name, "-", "_")
-				switch v := values[name].(type) {
-				case *[]string:
-					q[key] = append(q[key], *v...)
-				case *bool:
-					q.Set(key, fmt.Sprint(*v))
-				case *string:
-					q.Set(key, *v)
-				}
-			})
 			opts, err := pageshot.ParseOptions(pageshot.QueryOptions(q), pageshot.Limits{})
 			if err != nil {
 				return err
@@ -128,19 +157,7 @@ func newShot(stderr io.Writer) *cobra.Command {
 	eng.register(fs)
 	fs.StringVarP(&out, "output", "o", "", "output file (default: derived from the URL)")
 	fs.StringVar(&htmlFile, "html", "", "render this HTML file instead of a URL")
-	for _, o := range shotOptions {
-		switch {
-		case o.bool:
-			values[o.name] = fs.Bool(o.name, false, o.usage)
-		case o.list:
-			values[o.name] = fs.StringArray(o.name, nil, o.usage)
-		default:
-			values[o.name] = fs.String(o.name, "", o.usage)
-		}
-	}
-	for alias, name := range aliases {
-		fs.Var(fs.Lookup(name).Value, alias, "same as --"+name)
-	}
+	opt.register(fs)
 	return cmd
 }
 
