@@ -48,6 +48,20 @@ func (s *storeFlags) open(cmd *cobra.Command) (*sqlite.Store, fileConfig, error)
 	return st, fc, err
 }
 
+// openPlans opens the store and reads the plans of the config file.
+func (s *storeFlags) openPlans(cmd *cobra.Command) (*sqlite.Store, map[string]pageshot.Plan, error) {
+	st, fc, err := s.open(cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	plans, err := fc.plans()
+	if err != nil {
+		st.Close()
+		return nil, nil, err
+	}
+	return st, plans, nil
+}
+
 func newKeys(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "keys", Short: "Create, list and revoke API keys"}
 	cmd.AddCommand(newKeysCreate(stdout), newKeysList(stdout), newKeysRevoke(stdout))
@@ -115,15 +129,11 @@ func newKeysCreate(stdout io.Writer) *cobra.Command {
 		Short: "Create an API key and print it with its secrets (shown only now)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, fc, err := sf.open(cmd)
+			st, plans, err := sf.openPlans(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			plans, err := fc.plans()
-			if err != nil {
-				return err
-			}
 			if _, ok := plans[plan]; !ok && plan != pageshot.DefaultPlanName {
 				return fmt.Errorf("no plan %q in the config; define it under plans: in --config, or use default", plan)
 			}
@@ -255,15 +265,11 @@ func newUsage(stdout io.Writer) *cobra.Command {
 		Short: "Usage of the current period (UTC month) per key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, fc, err := sf.open(cmd)
+			st, plans, err := sf.openPlans(cmd)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			plans, err := fc.plans()
-			if err != nil {
-				return err
-			}
 			return printUsage(cmd.Context(), stdout, st, plans, keyID, asJSON)
 		},
 	}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -73,24 +74,18 @@ func (s *Server) writeJob(w http.ResponseWriter, r *http.Request, status int, j 
 }
 
 // getJob serves GET /v1/jobs/{id}.
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
-	if !s.jobsEnabled(w, r) {
-		return
-	}
-	j, err := s.cfg.Jobs.Job(r.Context(), caller(r.Context()).Key, r.PathValue("id"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.writeJob(w, r, http.StatusOK, j)
-}
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) { s.jobOp(w, r, s.cfg.Jobs.Job) }
 
 // cancelJob serves DELETE /v1/jobs/{id}.
-func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) { s.jobOp(w, r, s.cfg.Jobs.Cancel) }
+
+// jobOp answers the job that op returns for the caller's key and the
+// path's id.
+func (s *Server) jobOp(w http.ResponseWriter, r *http.Request, op func(context.Context, *pageshot.APIKey, string) (*pageshot.Job, error)) {
 	if !s.jobsEnabled(w, r) {
 		return
 	}
-	j, err := s.cfg.Jobs.Cancel(r.Context(), caller(r.Context()).Key, r.PathValue("id"))
+	j, err := op(r.Context(), caller(r.Context()).Key, r.PathValue("id"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
