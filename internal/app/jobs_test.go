@@ -535,3 +535,52 @@ func TestCrawl(t *testing.T) {
 		t.Errorf("the canary on a blocked address got %d connections and requests", n)
 	}
 }
+
+// TestJobOfRevokedKey: items that have not run when their key is revoked
+// fail with api_key_revoked and are not charged.
+func TestJobOfRevokedKey(t *testing.T) {
+	tg := newTarget(t)
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.Jobs.Workers = 1 })
+	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
+	items := make([]any, 5)
+	for i := range items {
+		items[i] = map[string]any{"url": fmt.Sprintf("%s/slow?d=400ms&n=%d", tg.URL, i)}
+	}
+	j := decodeJob(t, s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": items}, bearer(key)...)))
+	s.revoke(t, k.ID)
+	wantProblem(t, s.send(t, s.request(t, "GET", "/v1/jobs/"+j.ID, nil, bearer(key)...)), 401, "api_key_revoked")
+	deadline := time.Now().Add(time.Minute)
+	for {
+		done := 0
+		st := s.jobFromStore(t, j.ID)
+		for _, it := range st.Items {
+			if it.Status.Final() {
+				done++
+			}
+		}
+		if done == len(items) {
+			revoked, succeeded := 0, 0
+			for _, it := range st.Items {
+				switch {
+				case it.ErrorCode == pageshot.CodeAPIKeyRevoked:
+					revoked++
+				case it.Status == pageshot.ItemSucceeded:
+					succeeded++
+				default:
+					t.Errorf("item %d: %s %s", it.Index, it.Status, it.ErrorCode)
+				}
+			}
+			if revoked < 3 {
+				t.Errorf("%d items refused after the revocation, want most of 5", revoked)
+			}
+			if u := s.usage(t, k.ID); u.Committed != int64(succeeded) {
+				t.Errorf("charged %d, want the %d that ran", u.Committed, succeeded)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("job not done: %+v", st.Items)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

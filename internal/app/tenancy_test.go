@@ -444,3 +444,31 @@ func TestSignedURL(t *testing.T) {
 		t.Errorf("the signed key was charged %d captures, want 2 (the direct GET and the <img>)", u.Committed)
 	}
 }
+
+// revoke revokes keyID in s's store, as `pageshot keys revoke` does.
+func (s *server) revoke(t *testing.T, keyID string) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), app.DatabasePath(s.dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.RevokeKey(context.Background(), keyID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// jobFromStore reads a job from s's store, whatever its key's state.
+func (s *server) jobFromStore(t *testing.T, id string) *pageshot.Job {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), app.DatabasePath(s.dataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	j, err := st.Job(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/sqlite"
 )
 
@@ -355,7 +357,11 @@ func newMigrate(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s is up to date (%d migrations applied)\n", app.DatabasePath(sf.dataDir), len(applied))
+			queue, err := jobs.Migrate(cmd.Context(), st.DB(), slog.New(slog.DiscardHandler))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "%s is up to date (%d store migrations; %d job queue migrations applied now)\n", app.DatabasePath(sf.dataDir), len(applied), queue)
 			return nil
 		},
 	}

@@ -59,6 +59,15 @@ func (w *captureWorker) Work(ctx context.Context, job *river.Job[captureArgs]) e
 	if err != nil {
 		return err
 	}
+	// A key revoked or expired since the job was submitted runs nothing
+	// more.
+	now := time.Now()
+	if !key.RevokedAt.IsZero() && !now.Before(key.RevokedAt) {
+		return s.finish(ctx, j, item, failure(pageshot.Errorf(pageshot.CodeAPIKeyRevoked, "The key %s was revoked.", key.ID)), "")
+	}
+	if !key.ExpiresAt.IsZero() && !now.Before(key.ExpiresAt) {
+		return s.finish(ctx, j, item, failure(pageshot.Errorf(pageshot.CodeAPIKeyExpired, "The key %s expired.", key.ID)), "")
+	}
 	plan := s.cfg.Plan(key.Plan)
 
 	period, _ := pageshot.Period(time.Now())

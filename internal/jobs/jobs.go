@@ -89,17 +89,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger}
+	if _, err := Migrate(ctx, cfg.DB, cfg.Logger); err != nil {
+		return nil, err
+	}
 	driver := riversqlite.New(cfg.DB)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(cfg.Logger)})
-	if err != nil {
-		return nil, fmt.Errorf("job queue: %w", err)
-	}
-	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return nil, fmt.Errorf("migrate job queue: %w", err)
-	}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &captureWorker{s: s})
 	river.AddWorker(workers, &webhookWorker{s: s})
+	var err error
 	s.river, err = river.NewClient(driver, &river.Config{
 		Queues: map[string]river.QueueConfig{
 			queueCaptures: {MaxWorkers: cfg.Workers},
@@ -118,6 +115,20 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
 	return s, nil
+}
+
+// Migrate applies the job queue's migrations to db and returns how many
+// it applied.
+func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) (int, error) {
+	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{Logger: quiet(log)})
+	if err != nil {
+		return 0, fmt.Errorf("job queue: %w", err)
+	}
+	res, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, fmt.Errorf("migrate job queue: %w", err)
+	}
+	return len(res.Versions), nil
 }
 
 // quiet passes River's own log on at warning level and above.
