@@ -88,6 +88,9 @@ type Config struct {
 	// Jobs tunes the async job runner; zero fields take jobs.Config's
 	// defaults, and Workers defaults to Concurrency.
 	Jobs JobsConfig
+	// ChargeCacheHits charges captures served from the cache. Defaults to
+	// false.
+	ChargeCacheHits bool
 	// CacheSweep is how often expired cache entries are removed. Defaults
 	// to a minute.
 	CacheSweep time.Duration
@@ -280,8 +283,10 @@ func New(cfg Config) (*App, error) {
 		Jobs:     a.jobs,
 		Blobs:    blobs,
 		Cache:    store,
-		BaseURL:  cfg.PublicURL,
-		Ready:    a.ready,
+
+		ChargeCacheHits: cfg.ChargeCacheHits,
+		BaseURL:         cfg.PublicURL,
+		Ready:           a.ready,
 		Gauges: func() httpapi.Gauges {
 			s := pool.Stats()
 			return httpapi.Gauges{InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes}

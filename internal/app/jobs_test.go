@@ -584,3 +584,19 @@ func TestJobOfRevokedKey(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestChargeCacheHits: with --charge-cache-hits a hit is charged too.
+func TestChargeCacheHits(t *testing.T) {
+	tg := newTarget(t)
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.ChargeCacheHits = true })
+	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
+	for _, want := range []string{"MISS", "HIT"} {
+		r := s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL, "cache": true}, bearer(key)...))
+		if r.StatusCode != 200 || r.Header.Get("X-Cache") != want {
+			t.Fatalf("%d X-Cache %q, want %s", r.StatusCode, r.Header.Get("X-Cache"), want)
+		}
+	}
+	if u := s.usage(t, k.ID); u.Committed != 2 {
+		t.Errorf("charged %d, want 2", u.Committed)
+	}
+}

@@ -27,7 +27,8 @@ const bodySlack = 1 << 20
 // screenshot serves POST and GET /v1/screenshot. With tenancy, the
 // capture is admitted first (a concurrency slot and a reserved quota unit),
 // then its options are checked, and it is charged only when it is made:
-// never when it fails, is served from the cache, or becomes a job.
+// never when it fails or becomes a job (whose item is charged), and when
+// it is served from the cache only with ChargeCacheHits.
 func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	lim := s.cfg.Limits
@@ -45,7 +46,7 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.capture(r, c, lim)
 	if adm != nil {
-		adm.Finish(r.Context(), err == nil && res.made)
+		adm.Finish(r.Context(), err == nil && (res.made || res.cached && s.cfg.ChargeCacheHits))
 		setQuotaHeaders(w.Header(), adm.Quota)
 	}
 	if err != nil {

@@ -30,6 +30,9 @@ type Config struct {
 	// ones. Nil refuses store and cache.
 	Blobs pageshot.BlobStore
 	Cache pageshot.CacheStore
+	// ChargeCacheHits charges a capture served from the cache like one
+	// made. Defaults to false: hits are free.
+	ChargeCacheHits bool
 	// BaseURL is the server's address as clients reach it, for links in
 	// answers. Empty derives it from each request's Host.
 	BaseURL string
