@@ -9,7 +9,7 @@ ARGS    ?=
 # (golang/go#75804); a count never arms that deadline.
 FUZZTIME ?= 150000x
 
-.PHONY: setup build run test check fuzz bench clean
+.PHONY: setup build run test check race fuzz bench clean
 
 ## setup: install Chromium and fonts when missing (Debian/Ubuntu)
 setup:
@@ -33,6 +33,10 @@ check:
 test: setup check
 	$(GO) test -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory fuzz
+
+## race: every test under the race detector (slower)
+race: setup
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 ## fuzz: run each fuzz target for FUZZTIME executions
 fuzz:

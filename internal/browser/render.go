@@ -67,11 +67,12 @@ func (t *tab) render(reqCtx context.Context, o *pageshot.Options, cfg *Config) (
 	defer cancel(nil)
 	stopReq := context.AfterFunc(reqCtx, func() { cancel(context.Cause(reqCtx)) })
 	defer stopReq()
+	done := ctx.Done()
 	go func() {
 		select {
 		case <-t.inst.lost:
 			cancel(errBrowserLost)
-		case <-ctx.Done():
+		case <-done:
 		}
 	}()
 	ctx, cancelBudget := context.WithTimeoutCause(ctx, o.Timeout, errBudget)
