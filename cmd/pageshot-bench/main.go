@@ -67,6 +67,9 @@ type config struct {
 	timeout time.Duration
 	// verbose copies the output of the pageshot server to stderr.
 	verbose bool
+	// cache adds the cache engine: pageshot asked for cache: true, whose
+	// captures after the first are hits served from storage.
+	cache bool
 }
 
 func main() {
@@ -106,6 +109,7 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.warmup, "warmup", 3, "warm-up captures per engine")
 	fs.DurationVar(&cfg.timeout, "timeout", 60*time.Second, "time limit of one capture")
 	fs.BoolVar(&cfg.verbose, "v", false, "copy the pageshot server's output to stderr")
+	fs.BoolVar(&cfg.cache, "cache", true, "also measure cache hits (pageshot with cache: true)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -30,6 +30,19 @@ type pageshot struct {
 
 	// keyNote says where the key comes from, for the report.
 	keyNote string
+
+	// cache asks for cache: true, so that after the first capture every
+	// answer is a hit served from storage. A cache engine shares its
+	// server with the pageshot engine, which owns it.
+	cache bool
+}
+
+// cached returns an engine on the same server that asks for cached
+// captures.
+func (ps *pageshot) cached() *pageshot {
+	c := *ps
+	c.cache = true
+	return &c
 }
 
 var _ engine = (*pageshot)(nil)
@@ -141,7 +154,12 @@ func outputLines(ctx context.Context, bin string, env []string, args ...string) 
 }
 
 // Name implements engine.
-func (ps *pageshot) Name() string { return "pageshot" }
+func (ps *pageshot) Name() string {
+	if ps.cache {
+		return "cache"
+	}
+	return "pageshot"
+}
 
 // screenshotRequest is the body of POST /v1/screenshot.
 type screenshotRequest struct {
@@ -149,13 +167,14 @@ type screenshotRequest struct {
 	Format         string `json:"format"`
 	ViewportWidth  int    `json:"viewport_width"`
 	ViewportHeight int    `json:"viewport_height"`
+	Cache          bool   `json:"cache,omitempty"`
 }
 
 // Capture implements engine. Anything but 200 with Content-Type image/png
 // is an error that quotes the response body.
 func (ps *pageshot) Capture(ctx context.Context, url string) ([]byte, func(), error) {
 	noop := func() {}
-	body, err := json.Marshal(screenshotRequest{URL: url, Format: "png", ViewportWidth: viewportWidth, ViewportHeight: viewportHeight})
+	body, err := json.Marshal(screenshotRequest{URL: url, Format: "png", ViewportWidth: viewportWidth, ViewportHeight: viewportHeight, Cache: ps.cache})
 	if err != nil {
 		return nil, noop, err
 	}
@@ -213,6 +232,9 @@ func quoteBody(b []byte) string {
 // Close implements engine: it stops the server with SIGTERM and removes its
 // data directory.
 func (ps *pageshot) Close() error {
+	if ps.cache {
+		return nil // the pageshot engine stops the server
+	}
 	err := ps.srv.Stop()
 	ps.client.CloseIdleConnections()
 	if rmErr := os.RemoveAll(ps.dir); err == nil {

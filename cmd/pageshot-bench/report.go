@@ -51,6 +51,19 @@ func (r *report) markdown() string {
 			ratio(base, ps, (*result).throughput))
 	}
 
+	if r.hasCache() {
+		b.WriteString("\nCache hits (`cache: true`; the warm-up made the one capture, every measured answer is served from storage):\n\n")
+		b.WriteString("| concurrency | captures | cache hit p50 | cache hit p90 | hits/s | p50 hit/baseline (lower is better) | throughput hit/baseline (higher is better) |\n")
+		b.WriteString("|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, row := range r.rows {
+			base, hit := row.results["baseline"], row.results["cache"]
+			fmt.Fprintf(&b, "| %d | %d | %s | %s | %s | %s | %s |\n", row.concurrency, row.captures,
+				cell(hit, p50), cell(hit, p90), cell(hit, perSecond),
+				ratio(base, hit, func(x *result) float64 { return x.percentile(50).Seconds() }),
+				ratio(base, hit, (*result).throughput))
+		}
+	}
+
 	b.WriteString("\nFailed captures: ")
 	var parts []string
 	for _, row := range r.rows {
@@ -59,7 +72,7 @@ func (r *report) markdown() string {
 	}
 	b.WriteString(strings.Join(parts, "; ") + ".\n")
 	for _, row := range r.rows {
-		for _, name := range []string{"baseline", "pageshot"} {
+		for _, name := range []string{"baseline", "pageshot", "cache"} {
 			if res := row.results[name]; res != nil {
 				for _, f := range countFailures(res.failures) {
 					fmt.Fprintf(&b, "- %s, concurrency %d, %d×: `%s`\n", name, row.concurrency, f.n, strings.ReplaceAll(f.msg, "`", "'"))
@@ -69,6 +82,15 @@ func (r *report) markdown() string {
 	}
 	r.writeMethod(&b)
 	return b.String()
+}
+
+func (r *report) hasCache() bool {
+	for _, row := range r.rows {
+		if row.results["cache"] != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // writeMethod writes what was measured and how, so that the numbers can be

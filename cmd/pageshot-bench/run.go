@@ -89,6 +89,9 @@ func startEngines(ctx context.Context, cfg config, chrome chromium, rep *report)
 			return engines, err
 		}
 		engines = append(engines, p)
+		if cfg.cache {
+			engines = append(engines, p.cached())
+		}
 		rep.pageshotVersion, rep.keyNote = p.version, p.keyNote
 		logf("pageshot: listening on %s; API key: %s", p.srv.baseURL, p.keyNote)
 	}
