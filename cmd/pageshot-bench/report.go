@@ -168,7 +168,11 @@ func ratio(base, ps *result, f func(*result) float64) string {
 	if base == nil || ps == nil || len(base.latencies) == 0 || len(ps.latencies) == 0 || f(base) == 0 {
 		return "—"
 	}
-	return fmt.Sprintf("%.2f×", f(ps)/f(base))
+	r := f(ps) / f(base)
+	if r < 0.01 {
+		return fmt.Sprintf("%.4f×", r) // a cache hit is hundreds of times faster; keep its digits
+	}
+	return fmt.Sprintf("%.2f×", r)
 }
 
 // failures formats the failure count of res out of its captures.
