@@ -32,7 +32,15 @@ import (
 type target struct {
 	*httptest.Server
 	mu      sync.Mutex
-	cookies []string // Cookie headers received on /whoami
+	cookies []string       // Cookie headers received on /whoami
+	hits    map[string]int // requests by path and query
+}
+
+// hitsOf returns how many requests asked for pathQuery.
+func (t *target) hitsOf(pathQuery string) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.hits[pathQuery]
 }
 
 func (t *target) cookieHeaders() []string {
@@ -46,9 +54,20 @@ const pageHTML = `<!doctype html><html><head><title>Test page</title>
 </head><body><div id="box"></div><p style="color:white;margin-top:300px">Hello secret-word 你好 😀</p></body></html>`
 
 func newTarget(t *testing.T) *target {
-	tg := &target{}
+	tg := &target{hits: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, pageHTML) })
+	mux.HandleFunc("/flaky", func(w http.ResponseWriter, r *http.Request) {
+		// 503 the first time a query is asked for, the page after.
+		tg.mu.Lock()
+		n := tg.hits[r.URL.RequestURI()]
+		tg.mu.Unlock()
+		if n == 1 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, pageHTML)
+	})
 	mux.HandleFunc("/status/{code}", func(w http.ResponseWriter, r *http.Request) {
 		code, _ := strconv.Atoi(r.PathValue("code"))
 		w.Header().Set("Content-Type", "text/html")
@@ -118,7 +137,14 @@ func newTarget(t *testing.T) *target {
 	mux.HandleFunc("/oom", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, `<!doctype html><html><body><script>const a = []; for (;;) { a.push(new Array(1e6).fill(Math.random())) }</script></body></html>`)
 	})
-	tg.Server = httptest.NewServer(mux)
+	tg.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/favicon.ico" {
+			tg.mu.Lock()
+			tg.hits[r.URL.RequestURI()]++
+			tg.mu.Unlock()
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(tg.Close)
 	return tg
 }

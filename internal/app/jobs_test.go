@@ -112,9 +112,12 @@ func TestJobBatch(t *testing.T) {
 		status int
 	}
 	var cases []want
-	for i := range 13 {
+	for i := range 12 {
 		cases = append(cases, want{item: map[string]any{"url": fmt.Sprintf("%s/?n=%d", tg.URL, i)}})
 	}
+	// A transient failure (the target's first answer is 503) is retried
+	// and succeeds.
+	cases = append(cases, want{item: map[string]any{"url": tg.URL + "/flaky?job=batch"}})
 	cases = append(cases,
 		want{item: map[string]any{"url": tg.URL + "/status/404"}, code: "host_returned_error", status: 404},
 		want{item: map[string]any{"url": tg.URL + "/status/503"}, code: "host_returned_error", status: 503}, // retried, then failed
@@ -163,6 +166,13 @@ func TestJobBatch(t *testing.T) {
 
 	if u := s.usage(t, k.ID); u.Committed != 13 || u.Reserved != 0 {
 		t.Errorf("ledger %+v, want 13 charged", u)
+	}
+	// Retried: the transient failures, as many times as the attempts allow
+	// (2 here); not retried: the permanent one.
+	for path, want := range map[string]int{"/flaky?job=batch": 2, "/status/503": 2, "/status/404": 1} {
+		if n := tg.hitsOf(path); n != want {
+			t.Errorf("%s was requested %d times, want %d", path, n, want)
+		}
 	}
 	// Another key sees no such job.
 	_, other := s.newKey(t, pageshot.DefaultPlanName, nil)
