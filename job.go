@@ -159,8 +159,10 @@ type CacheStore interface {
 	// CacheGet returns the entry under key that has not expired at now, or
 	// a not_found *Error.
 	CacheGet(ctx context.Context, key string, now time.Time) (*CacheEntry, error)
-	// CachePut stores e, replacing an entry with the same key.
-	CachePut(ctx context.Context, e *CacheEntry) error
+	// CachePut stores e, replacing an entry with the same key, expired or
+	// not, and returns the blob key of the entry it replaced ("" when
+	// none), so that the caller can delete that blob.
+	CachePut(ctx context.Context, e *CacheEntry) (replaced string, err error)
 	// CacheExpired removes up to limit entries expired at now and returns
 	// them, so that their blobs can be deleted.
 	CacheExpired(ctx context.Context, now time.Time, limit int) ([]CacheEntry, error)

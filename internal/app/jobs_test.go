@@ -157,7 +157,9 @@ func TestJobBatch(t *testing.T) {
 			t.Errorf("item %d: returned_status_code %v, want %d", i, it.ReturnedStatusCode, c.status)
 		}
 	}
-	// An artifact is the item's image.
+	// An artifact is the item's image, for its key only: not under
+	// /v1/objects, which needs none.
+	wantProblem(t, s.send(t, s.request(t, "GET", "/v1/objects/"+j.ID+"-0.png", nil)), 404, "not_found")
 	req, _ := http.NewRequest(http.MethodGet, *j.Items[0].ArtifactURL, nil)
 	req.Header.Set("Authorization", "Bearer "+key)
 	img := wantImage(t, s.send(t, req), "image/png")

@@ -128,8 +128,10 @@ func (s *Server) object(w http.ResponseWriter, r *http.Request) {
 	writeBlob(w, r, data, contentType)
 }
 
-// objectIDRE matches the blob keys pageshot makes.
-var objectIDRE = regexp.MustCompile(`^[A-Za-z0-9_-][A-Za-z0-9._-]{0,199}$`)
+// objectIDRE matches the blob keys of stored and cached captures, whose
+// random names are their only protection. Other blobs (job artifacts) are
+// served only to their key.
+var objectIDRE = regexp.MustCompile(`^(obj|cache)-[a-z2-7]{32}\.(png|jpg|webp|pdf)$`)
 
 func writeBlob(w http.ResponseWriter, r *http.Request, data []byte, contentType string) {
 	w.Header().Set("Content-Type", contentType)

@@ -138,15 +138,24 @@ func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits
 	res.made = true
 	ext := "." + res.c.Format.Extension()
 	if cacheKey != "" {
-		blobKey := "cache-" + cacheKey[:48] + ext
+		// A random name, not one derived from the cache key: the object
+		// URL needs no API key, and a name anyone could compute from a key
+		// id and options would tell who captured what.
+		blobKey := "cache-" + newObjectID() + ext
 		err := s.cfg.Blobs.Put(ctx, blobKey, res.c.Data, res.c.Format.ContentType())
 		if err == nil {
 			now := time.Now()
 			res.expiry = now.Add(opts.CacheTTL)
-			err = s.cfg.Cache.CachePut(ctx, &pageshot.CacheEntry{
+			var replaced string
+			replaced, err = s.cfg.Cache.CachePut(ctx, &pageshot.CacheEntry{
 				Key: cacheKey, BlobKey: blobKey, Format: res.c.Format, Width: res.c.Width, Height: res.c.Height,
 				ReturnedStatusCode: res.c.ReturnedStatusCode, CreatedAt: now, ExpiresAt: res.expiry,
 			})
+			if replaced != "" && replaced != blobKey {
+				if derr := s.cfg.Blobs.Delete(ctx, replaced); derr != nil {
+					s.log.Warn("delete replaced capture", "request_id", requestID(ctx), "err", derr)
+				}
+			}
 		}
 		switch {
 		case err == nil:

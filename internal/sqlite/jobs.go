@@ -299,16 +299,24 @@ func (s *Store) CacheGet(ctx context.Context, key string, now time.Time) (*pages
 }
 
 // CachePut implements pageshot.CacheStore.
-func (s *Store) CachePut(ctx context.Context, e *pageshot.CacheEntry) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO cache_entries (key, blob_key, format, width, height, returned_status_code, created_at, expires_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET blob_key = excluded.blob_key, format = excluded.format,
-		width = excluded.width, height = excluded.height, returned_status_code = excluded.returned_status_code,
-		created_at = excluded.created_at, expires_at = excluded.expires_at`,
-		e.Key, e.BlobKey, e.Format, e.Width, e.Height, e.ReturnedStatusCode, unixNano(e.CreatedAt), unixNano(e.ExpiresAt))
+func (s *Store) CachePut(ctx context.Context, e *pageshot.CacheEntry) (string, error) {
+	var replaced string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		err := tx.QueryRowContext(ctx, `SELECT blob_key FROM cache_entries WHERE key = ?`, e.Key).Scan(&replaced)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO cache_entries (key, blob_key, format, width, height, returned_status_code, created_at, expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET blob_key = excluded.blob_key, format = excluded.format,
+			width = excluded.width, height = excluded.height, returned_status_code = excluded.returned_status_code,
+			created_at = excluded.created_at, expires_at = excluded.expires_at`,
+			e.Key, e.BlobKey, e.Format, e.Width, e.Height, e.ReturnedStatusCode, unixNano(e.CreatedAt), unixNano(e.ExpiresAt))
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("put cache entry: %w", err)
+		return "", fmt.Errorf("put cache entry: %w", err)
 	}
-	return nil
+	return replaced, nil
 }
 
 // CacheExpired implements pageshot.CacheStore.

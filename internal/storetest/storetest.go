@@ -121,8 +121,8 @@ func testCache(t *testing.T, s Store) {
 		t.Fatalf("empty cache: %v", err)
 	}
 	e := &pageshot.CacheEntry{Key: "k", BlobKey: "b1.png", Format: pageshot.FormatPNG, Width: 10, Height: 20, ReturnedStatusCode: 200, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
-	if err := s.CachePut(ctx, e); err != nil {
-		t.Fatal(err)
+	if replaced, err := s.CachePut(ctx, e); err != nil || replaced != "" {
+		t.Fatalf("put: %q %v", replaced, err)
 	}
 	s.CachePut(ctx, &pageshot.CacheEntry{Key: "old", BlobKey: "b0.png", Format: pageshot.FormatPNG, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Second)})
 	got, err := s.CacheGet(ctx, "k", now)
@@ -135,6 +135,11 @@ func testCache(t *testing.T, s Store) {
 	gone, err := s.CacheExpired(ctx, now, 10)
 	if err != nil || len(gone) != 1 || gone[0].BlobKey != "b0.png" {
 		t.Errorf("expired: %+v %v", gone, err)
+	}
+	// Replacing an entry, expired or not, names the blob it held.
+	s.CachePut(ctx, &pageshot.CacheEntry{Key: "stale", BlobKey: "b2.png", Format: pageshot.FormatPNG, CreatedAt: now.Add(-time.Hour), ExpiresAt: now.Add(-time.Second)})
+	if replaced, err := s.CachePut(ctx, &pageshot.CacheEntry{Key: "stale", BlobKey: "b3.png", Format: pageshot.FormatPNG, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil || replaced != "b2.png" {
+		t.Errorf("replace: %q %v", replaced, err)
 	}
 }
 
