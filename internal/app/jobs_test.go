@@ -223,16 +223,22 @@ func TestJobSubmissionErrors(t *testing.T) {
 	wantProblem(t, s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": []any{}, "crawl": map[string]any{"url": tg.URL, "include": []string{"("}}}, bearer(key)...)), 400, "invalid_request")
 }
 
-// TestJobCancel: canceling a job cancels what has not run.
-func TestJobCancel(t *testing.T) {
+// slowJob submits a job of n pages of 0.5 s each on a server that runs one
+// item at a time.
+func slowJob(t *testing.T, n int) (*server, *pageshot.APIKey, string, jobDoc) {
 	tg := newTarget(t)
 	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.Jobs.Workers = 1 })
-	_, key := s.newKey(t, pageshot.DefaultPlanName, nil)
-	items := make([]any, 6)
+	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
+	items := make([]any, n)
 	for i := range items {
 		items[i] = map[string]any{"url": fmt.Sprintf("%s/slow?d=500ms&n=%d", tg.URL, i)}
 	}
-	j := decodeJob(t, s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": items}, bearer(key)...)))
+	return s, k, key, decodeJob(t, s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": items}, bearer(key)...)))
+}
+
+// TestJobCancel: canceling a job cancels what has not run.
+func TestJobCancel(t *testing.T) {
+	s, _, key, j := slowJob(t, 6)
 	r := s.send(t, s.request(t, "DELETE", "/v1/jobs/"+j.ID, nil, bearer(key)...))
 	if r.StatusCode != 200 || decodeJob(t, r).Status != "canceled" {
 		t.Fatalf("cancel: %d %s", r.StatusCode, r.body)
@@ -551,14 +557,8 @@ func TestCrawl(t *testing.T) {
 // TestJobOfRevokedKey: items that have not run when their key is revoked
 // fail with api_key_revoked and are not charged.
 func TestJobOfRevokedKey(t *testing.T) {
-	tg := newTarget(t)
-	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.Jobs.Workers = 1 })
-	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
-	items := make([]any, 5)
-	for i := range items {
-		items[i] = map[string]any{"url": fmt.Sprintf("%s/slow?d=400ms&n=%d", tg.URL, i)}
-	}
-	j := decodeJob(t, s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": items}, bearer(key)...)))
+	s, k, key, j := slowJob(t, 5)
+	items := j.Items
 	s.revoke(t, k.ID)
 	wantProblem(t, s.send(t, s.request(t, "GET", "/v1/jobs/"+j.ID, nil, bearer(key)...)), 401, "api_key_revoked")
 	deadline := time.Now().Add(time.Minute)
