@@ -152,6 +152,11 @@ type Options struct {
 	// CollectLinks fills Capture.Links; set by crawl jobs, never parsed
 	// from a request.
 	CollectLinks bool `json:"-"`
+	// URLCheck, when set, is asked about every URL the main frame
+	// navigates to (the target and each redirect) before the request
+	// leaves; an error ends the capture with it. Set from the key's URL
+	// lists, never parsed from a request.
+	URLCheck func(url string) error `json:"-"`
 
 	PDF PDFOptions
 }

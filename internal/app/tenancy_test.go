@@ -5,11 +5,16 @@ import (
 	"context"
 	"encoding/json"
 	"image/color"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -471,4 +476,36 @@ func (s *server) jobFromStore(t *testing.T, id string) *pageshot.Job {
 		t.Fatal(err)
 	}
 	return j
+}
+
+// TestKeyListOnRedirect: a key's blocklist holds for every redirect of the
+// main page, before the request leaves: the blocked host never sees it.
+func TestKeyListOnRedirect(t *testing.T) {
+	var hostHits sync.Map
+	mux := http.NewServeMux()
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := hostHits.LoadOrStore(r.Host, new(atomic.Int64))
+		n.(*atomic.Int64).Add(1)
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(site.Close)
+	_, port, _ := net.SplitHostPort(site.Listener.Addr().String())
+	mux.HandleFunc("/hop", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://blocked.test:"+port+"/", http.StatusFound)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, pageHTML) })
+	loop := netip.MustParseAddr("127.0.0.1")
+	s := newTenancyServer(t, func(c *app.Config) {
+		c.Resolver = &rebinder{static: map[string]netip.Addr{"ok.test": loop, "blocked.test": loop}}
+	})
+	_, key := s.newKey(t, pageshot.DefaultPlanName, func(k *pageshot.APIKey) { k.URLBlock = []string{"blocked.test"} })
+
+	wantImage(t, s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": "http://ok.test:" + port + "/"}, bearer(key)...)), "image/png")
+	r := s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": "http://ok.test:" + port + "/hop"}, bearer(key)...))
+	if p := wantProblem(t, r, 403, "url_blocked"); p.Reason != "key_blocklist" {
+		t.Errorf("reason %q, want key_blocklist", p.Reason)
+	}
+	if n, ok := hostHits.Load("blocked.test:" + port); ok && n.(*atomic.Int64).Load() > 0 {
+		t.Errorf("the blocked host got %d requests", n.(*atomic.Int64).Load())
+	}
 }

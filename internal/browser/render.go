@@ -12,6 +12,7 @@ import (
 	_ "image/png"
 	"math"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -288,6 +289,9 @@ func (r *renderer) emulate(ctx context.Context) error {
 	for _, rt := range o.BlockResources {
 		patterns = append(patterns, &fetch.RequestPattern{ResourceType: resourceType(rt), RequestStage: fetch.RequestStageRequest})
 	}
+	if o.URLCheck != nil && o.URL != "" {
+		patterns = append(patterns, &fetch.RequestPattern{ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest})
+	}
 	if len(patterns) > 0 {
 		if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: patterns}); err != nil {
 			return fmt.Errorf("enable interception: %w", err)
@@ -312,8 +316,9 @@ func resourceType(s string) network.ResourceType {
 	return network.ResourceType(strings.ToUpper(s[:1]) + s[1:])
 }
 
-// intercept answers a paused request: the html of an html capture, or a
-// refusal for a blocked resource type.
+// intercept answers a paused request: the html of an html capture, a
+// main-frame document checked against Options.URLCheck, or a refusal for
+// a blocked resource type.
 func (r *renderer) intercept(ctx context.Context, ev *fetch.EventRequestPaused) {
 	if r.o.HTML != "" && ev.Request != nil && ev.Request.URL == htmlURL && ev.ResourceType == network.ResourceTypeDocument && ev.FrameID == r.mainFrame() {
 		_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
@@ -323,6 +328,18 @@ func (r *renderer) intercept(ctx context.Context, ev *fetch.EventRequestPaused) 
 			Body:            []byte(r.o.HTML),
 		})
 		return
+	}
+	if r.o.URLCheck != nil && ev.Request != nil && ev.ResourceType == network.ResourceTypeDocument && ev.FrameID == r.mainFrame() {
+		if err := r.o.URLCheck(ev.Request.URL); err != nil {
+			// Recorded as the egress proxy's refusals are, so that the
+			// failed navigation reports it.
+			r.ev.mu.Lock()
+			r.ev.egress = pageshot.AsError(err)
+			r.ev.mu.Unlock()
+		} else if !slices.Contains(r.o.BlockResources, "document") {
+			_, _ = chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: ev.RequestID})
+			return
+		}
 	}
 	_, _ = chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{RequestID: ev.RequestID, ErrorReason: network.ErrorReasonBlockedByClient})
 }

@@ -98,6 +98,9 @@ func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits
 		if err := c.Key.CheckURL(opts.URL); err != nil {
 			return nil, err
 		}
+		if len(c.Key.URLBlock) > 0 || len(c.Key.URLAllow) > 0 {
+			opts.URLCheck = c.Key.CheckURL // every redirect too
+		}
 	}
 	res := &captured{raw: raw, opts: opts}
 	if opts.Async {

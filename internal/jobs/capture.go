@@ -120,6 +120,9 @@ func (s *Service) capture(ctx context.Context, j *pageshot.Job, item pageshot.Jo
 		if err := key.CheckURL(opts.URL); err != nil {
 			return pageshot.ItemResult{}, nil, err
 		}
+		if len(key.URLBlock) > 0 || len(key.URLAllow) > 0 {
+			opts.URLCheck = key.CheckURL // every redirect too
+		}
 	}
 	opts.CollectLinks = j.Kind == pageshot.JobCrawl
 	c, err := s.cfg.Renderer.Render(ctx, opts)
