@@ -141,6 +141,10 @@ type JobStore interface {
 	// UnfinishedItems returns the items of jobs not done or canceled that
 	// have not ended, for requeueing after a restart.
 	UnfinishedItems(ctx context.Context) ([]JobItem, error)
+	// DeleteJobs removes up to limit jobs that ended (done or canceled)
+	// before t, with their items, and returns the artifact keys they held,
+	// so that their blobs can be deleted.
+	DeleteJobs(ctx context.Context, before time.Time, limit int) (artifacts []string, err error)
 }
 
 // CacheEntry is a capture kept for reuse.

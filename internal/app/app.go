@@ -91,9 +91,12 @@ type Config struct {
 	// ChargeCacheHits charges captures served from the cache. Defaults to
 	// false.
 	ChargeCacheHits bool
-	// CacheSweep is how often expired cache entries are removed. Defaults
-	// to a minute.
+	// CacheSweep is how often expired cache entries, and jobs past
+	// JobRetention, are removed. Defaults to a minute.
 	CacheSweep time.Duration
+	// JobRetention is how long an ended job, its items and artifacts are
+	// kept. Defaults to 30 days.
+	JobRetention time.Duration
 
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
@@ -116,6 +119,7 @@ func (c *Config) setDefaults() {
 	c.DataDir = cmp.Or(c.DataDir, "pageshot-data")
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 60*time.Second)
 	c.CacheSweep = cmp.Or(c.CacheSweep, time.Minute)
+	c.JobRetention = cmp.Or(c.JobRetention, 30*24*time.Hour)
 	c.Storage.Dir = cmp.Or(c.Storage.Dir, filepath.Join(c.DataDir, "objects"))
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -189,18 +193,18 @@ func (e *Engine) stopProxy() {
 
 // App is a running pageshot server.
 type App struct {
-	cfg    Config
-	log    *slog.Logger
-	pool   *Engine
-	store  *sqlite.Store
-	queue  *sql.DB
-	jobs   *jobs.Service
-	blobs  pageshot.BlobStore
-	sweep  context.CancelFunc
-	swept  chan struct{}
-	server *http.Server
-	ln     net.Listener
-	served chan error
+	cfg       Config
+	log       *slog.Logger
+	pool      *Engine
+	store     *sqlite.Store
+	queue     *sql.DB
+	jobs      *jobs.Service
+	blobs     pageshot.BlobStore
+	stopSweep context.CancelFunc
+	swept     chan struct{}
+	server    *http.Server
+	ln        net.Listener
+	served    chan error
 
 	stopOnce sync.Once
 	stopErr  error
@@ -338,8 +342,8 @@ func (a *App) Start(ctx context.Context) error {
 		return err
 	}
 	sweepCtx, cancel := context.WithCancel(context.Background())
-	a.sweep, a.swept = cancel, make(chan struct{})
-	go a.sweepCache(sweepCtx)
+	a.stopSweep, a.swept = cancel, make(chan struct{})
+	go a.sweep(sweepCtx)
 	ln, err := net.Listen("tcp", a.cfg.Addr)
 	if err != nil {
 		_ = a.pool.Stop(ctx)
@@ -393,8 +397,8 @@ func (a *App) Stop() error {
 				err = errors.Join(err, serr)
 			}
 		}
-		if a.sweep != nil {
-			a.sweep()
+		if a.stopSweep != nil {
+			a.stopSweep()
 			<-a.swept
 		}
 		// Jobs stop before the browser, so that running items finish (or
@@ -408,9 +412,9 @@ func (a *App) Stop() error {
 	return a.stopErr
 }
 
-// sweepCache removes expired cache entries and their blobs every
-// CacheSweep until ctx ends.
-func (a *App) sweepCache(ctx context.Context) {
+// sweep removes expired cache entries, and jobs ended more than
+// JobRetention ago, with their blobs, every CacheSweep until ctx ends.
+func (a *App) sweep(ctx context.Context) {
 	defer close(a.swept)
 	t := time.NewTicker(a.cfg.CacheSweep)
 	defer t.Stop()
@@ -432,6 +436,21 @@ func (a *App) sweepCache(ctx context.Context) {
 				}
 			}
 			if len(gone) < 100 {
+				break
+			}
+		}
+		for {
+			arts, err := a.store.DeleteJobs(ctx, time.Now().Add(-a.cfg.JobRetention), 100)
+			if err != nil {
+				a.log.Warn("sweep jobs", "err", err)
+				break
+			}
+			for _, key := range arts {
+				if err := a.blobs.Delete(ctx, key); err != nil {
+					a.log.Warn("delete artifact", "key", key, "err", err)
+				}
+			}
+			if len(arts) == 0 {
 				break
 			}
 		}

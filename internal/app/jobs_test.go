@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/jobs"
 )
 
 // fastJobs makes retries quick, so that tests of transient failures do
@@ -610,5 +612,41 @@ func TestChargeCacheHits(t *testing.T) {
 	}
 	if u := s.usage(t, k.ID); u.Committed != 2 {
 		t.Errorf("charged %d, want 2", u.Committed)
+	}
+}
+
+// TestJobRetention: a job that ended longer ago than the retention goes,
+// with its artifacts.
+func TestJobRetention(t *testing.T) {
+	tg := newTarget(t)
+	s := newTenancyServer(t, func(c *app.Config) {
+		fastJobs(c)
+		c.JobRetention = 2 * time.Second
+		c.CacheSweep = 100 * time.Millisecond
+	})
+	_, key := s.newKey(t, pageshot.DefaultPlanName, nil)
+	r := s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": []any{map[string]any{"url": tg.URL}}}, bearer(key)...))
+	id := decodeJob(t, r).ID
+	if j := s.waitJob(t, key, id, time.Minute); j.Succeeded != 1 {
+		t.Fatalf("job: %+v", j)
+	}
+	artifact := jobs.ArtifactKey(id, 0, pageshot.FormatPNG)
+	if _, _, err := s.app.Blobs().Get(context.Background(), artifact); err != nil {
+		t.Fatalf("no artifact: %v", err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r := s.send(t, s.request(t, "GET", "/v1/jobs/"+id, nil, bearer(key)...))
+		if r.StatusCode == 404 {
+			wantProblem(t, r, 404, "not_found")
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the job is still there: %s", r.body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, _, err := s.app.Blobs().Get(context.Background(), artifact); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Errorf("the artifact outlived its job: %v", err)
 	}
 }

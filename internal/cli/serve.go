@@ -175,6 +175,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.DurationVar(&cfg.Jobs.JobTimeout, "job-timeout", 3*time.Minute, "longest run of one job item")
 	fs.DurationVar(&cfg.Jobs.RescueAfter, "job-rescue-after", 0, "run again a job item that seems to run this long, its process having died (default: --job-timeout plus a minute)")
 	fs.BoolVar(&cfg.ChargeCacheHits, "charge-cache-hits", false, "count captures served from the cache against the quota")
+	fs.DurationVar(&cfg.JobRetention, "job-retention", 30*24*time.Hour, "how long ended jobs, their items and artifacts are kept")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "the server's address as clients reach it, for links in answers (default: from each request's Host)")
 	fs.StringVar(&cfg.Storage.Dir, "storage-dir", "", "directory of stored captures when no --storage-url is set (default: DATA_DIR/objects)")
 	fs.StringVar(&cfg.Storage.S3.URL, "storage-url", "", "S3-compatible storage, s3://bucket/prefix (default: files under the data dir)")

@@ -279,6 +279,56 @@ func (s *Store) UnfinishedItems(ctx context.Context) ([]pageshot.JobItem, error)
 	return items, rows.Err()
 }
 
+// DeleteJobs implements pageshot.JobStore.
+func (s *Store) DeleteJobs(ctx context.Context, before time.Time, limit int) ([]string, error) {
+	var artifacts []string
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `SELECT id FROM jobs WHERE status IN ('done', 'canceled') AND finished_at > 0 AND finished_at < ?
+			ORDER BY finished_at LIMIT ?`, before.UnixNano(), limit)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return err
+			}
+			ids = append(ids, id)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			keys, err := tx.QueryContext(ctx, `DELETE FROM job_items WHERE job_id = ? RETURNING artifact_key`, id)
+			if err != nil {
+				return err
+			}
+			for keys.Next() {
+				var k string
+				if err := keys.Scan(&k); err != nil {
+					keys.Close()
+					return err
+				}
+				if k != "" {
+					artifacts = append(artifacts, k)
+				}
+			}
+			keys.Close()
+			if _, err := tx.ExecContext(ctx, `DELETE FROM jobs WHERE id = ?`, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete jobs: %w", err)
+	}
+	return artifacts, nil
+}
+
 // CacheGet implements pageshot.CacheStore.
 func (s *Store) CacheGet(ctx context.Context, key string, now time.Time) (*pageshot.CacheEntry, error) {
 	var (

@@ -112,6 +112,26 @@ func testJobs(t *testing.T, s Store) {
 	if got, _ := s.Job(ctx, "job2"); got.Status != pageshot.JobDone || got.FinishedAt.IsZero() || got.Items[0].ErrorCode != pageshot.CodeTimeout {
 		t.Errorf("done job: %+v", got)
 	}
+
+	// Retention: ended jobs go with their items; the artifacts are named.
+	j3 := &pageshot.Job{ID: "job3", KeyID: "key1", Kind: pageshot.JobBatch, CreatedAt: time.Now(), Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{}`)}}}
+	s.CreateJob(ctx, j3) // still queued: kept
+	s.StartItem(ctx, "job2", 0)
+	if arts, err := s.DeleteJobs(ctx, time.Now().Add(-time.Hour), 10); err != nil || len(arts) != 0 {
+		t.Errorf("nothing ended an hour ago, yet: %v %v", arts, err)
+	}
+	arts, err := s.DeleteJobs(ctx, time.Now().Add(time.Second), 10)
+	if err != nil || len(arts) != 1 || arts[0] != "a.png" {
+		t.Errorf("deleted artifacts %v %v, want [a.png] (job1's; job2 had none)", arts, err)
+	}
+	for id, want := range map[string]pageshot.Code{"job1": pageshot.CodeNotFound, "job2": pageshot.CodeNotFound, "job3": ""} {
+		if _, err := s.Job(ctx, id); pageshot.ErrorCode(err) != want {
+			t.Errorf("%s after the sweep: %v", id, err)
+		}
+	}
+	if _, err := s.Item(ctx, "job1", 0); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Errorf("an item outlived its job: %v", err)
+	}
 }
 
 func testCache(t *testing.T, s Store) {
