@@ -292,8 +292,12 @@ func New(cfg Config) (*App, error) {
 		BaseURL:         cfg.PublicURL,
 		Ready:           a.ready,
 		Gauges: func() httpapi.Gauges {
-			s := pool.Stats()
-			return httpapi.Gauges{InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes}
+			s, j := pool.Stats(), a.jobs.Stats()
+			return httpapi.Gauges{
+				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes,
+				ItemsSucceeded: j.ItemsSucceeded, ItemsFailed: j.ItemsFailed,
+				WebhooksDelivered: j.WebhooksDelivered, WebhookFailures: j.WebhookFailures,
+			}
 		},
 		OpenAPI: spec,
 		Logger:  cfg.Logger,

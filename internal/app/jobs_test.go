@@ -82,6 +82,29 @@ func (s *server) waitJob(t *testing.T, key, id string, within time.Duration) job
 	}
 }
 
+// wantMetric asserts the value of a metric without labels in /metrics,
+// waiting a little for work that ends just after what the test saw.
+func wantMetric(t *testing.T, s *server, name string, want float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := s.get(t, "/metrics")
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(r.body)
+		if m == nil {
+			t.Fatalf("no %s in /metrics", name)
+		}
+		got, _ := strconv.ParseFloat(string(m[1]), 64)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func str(p *string) string {
 	if p == nil {
 		return ""
@@ -178,6 +201,8 @@ func TestJobBatch(t *testing.T) {
 			t.Errorf("%s was requested %d times, want %d", path, n, want)
 		}
 	}
+	wantMetric(t, s, "pageshot_job_items_succeeded_total", 13)
+	wantMetric(t, s, "pageshot_job_items_failed_total", 7)
 	// Another key sees no such job.
 	_, other := s.newKey(t, pageshot.DefaultPlanName, nil)
 	wantProblem(t, s.send(t, s.request(t, "GET", "/v1/jobs/"+j.ID, nil, bearer(other)...)), 404, "not_found")
@@ -437,6 +462,8 @@ func TestWebhook(t *testing.T) {
 		}
 	}
 	verifyWebhook(t, k.WebhookSecret, rc.calls[len(rc.calls)-1], rc.body)
+	wantMetric(t, s, "pageshot_webhooks_delivered_total", 1)
+	wantMetric(t, s, "pageshot_webhook_failures_total", 2)
 	var ev struct {
 		Type string
 		Data jobDoc

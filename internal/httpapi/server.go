@@ -46,10 +46,14 @@ type Config struct {
 	Logger  *slog.Logger
 }
 
-// Gauges are the render pool's readings exported as metrics.
+// Gauges are the render pool's and the job runner's readings exported as
+// metrics.
 type Gauges struct {
 	InUse, Queued     int
 	Restarts, Crashes int64
+	// Job counts since the process started.
+	ItemsSucceeded, ItemsFailed        int64
+	WebhooksDelivered, WebhookFailures int64
 }
 
 // Server is the HTTP API. It is an http.Handler.

@@ -166,7 +166,10 @@ func (s *Service) finish(ctx context.Context, j *pageshot.Job, item pageshot.Job
 		return err
 	}
 	if r.Status == pageshot.ItemFailed {
+		s.failed.Add(1)
 		s.log.Info("job item failed", "job", j.ID, "index", item.Index, "code", r.ErrorCode)
+	} else {
+		s.succeeded.Add(1)
 	}
 	if done {
 		s.log.Info("job done", "job", j.ID)

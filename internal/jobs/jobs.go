@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -75,6 +76,24 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	river *river.Client[*sql.Tx]
+
+	succeeded, failed, delivered, refused atomic.Int64
+}
+
+// Stats counts what this process ran since it started.
+type Stats struct {
+	ItemsSucceeded, ItemsFailed int64
+	// WebhooksDelivered counts events a receiver accepted; WebhookFailures
+	// the attempts it did not (each is retried until attempts run out).
+	WebhooksDelivered, WebhookFailures int64
+}
+
+// Stats returns the service's counts, for metrics.
+func (s *Service) Stats() Stats {
+	return Stats{
+		ItemsSucceeded: s.succeeded.Load(), ItemsFailed: s.failed.Load(),
+		WebhooksDelivered: s.delivered.Load(), WebhookFailures: s.refused.Load(),
+	}
 }
 
 // New migrates River's tables and prepares the service; Start runs it.

@@ -100,13 +100,16 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 			s.log.Warn("webhook refused by the egress policy", "job", j.ID, "err", err)
 			return river.JobCancel(err)
 		}
+		s.refused.Add(1)
 		return fmt.Errorf("deliver webhook: %w", err)
 	}
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 64<<10))
 	if res.StatusCode < 200 || res.StatusCode > 299 {
+		s.refused.Add(1)
 		return fmt.Errorf("deliver webhook: the receiver answered %d", res.StatusCode)
 	}
+	s.delivered.Add(1)
 	s.log.Info("webhook delivered", "job", j.ID, "attempt", job.Attempt)
 	return nil
 }
