@@ -83,6 +83,27 @@ type UsageStore interface {
 	Usage(ctx context.Context, keyID, period string) (Usage, error)
 }
 
+// Usable returns nil when k may be used at now, else an *Error with code
+// api_key_revoked or api_key_expired.
+func (k *APIKey) Usable(now time.Time) error {
+	if !k.RevokedAt.IsZero() && !now.Before(k.RevokedAt) {
+		return Errorf(CodeAPIKeyRevoked, "The key %s was revoked.", k.ID)
+	}
+	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
+		return Errorf(CodeAPIKeyExpired, "The key %s expired at %s.", k.ID, k.ExpiresAt.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// QuotaExceeded returns the quota_exceeded error of plan p with used
+// captures (in flight included) in the period that ends at reset.
+func QuotaExceeded(p Plan, used int64, reset time.Time) *Error {
+	e := Errorf(CodeQuotaExceeded, "The plan %q allows %d captures a month; %d are used or in flight. The quota resets at %s.",
+		p.Name, p.MonthlyQuota, used, reset.UTC().Format(time.RFC3339))
+	e.Plan, e.Limit, e.Used, e.ResetAt = p.Name, p.MonthlyQuota, used, reset
+	return e
+}
+
 // Plan is what a key may do. Every key is on one plan; the plan named
 // DefaultPlanName always exists.
 type Plan struct {

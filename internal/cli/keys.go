@@ -109,10 +109,10 @@ func toKeyJSON(k *pageshot.APIKey, now time.Time) keyJSON {
 }
 
 func keyStatus(k *pageshot.APIKey, now time.Time) string {
-	switch {
-	case !k.RevokedAt.IsZero() && !now.Before(k.RevokedAt):
+	switch pageshot.ErrorCode(k.Usable(now)) {
+	case pageshot.CodeAPIKeyRevoked:
 		return "revoked"
-	case !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt):
+	case pageshot.CodeAPIKeyExpired:
 		return "expired"
 	}
 	return "active"

@@ -66,9 +66,11 @@ func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http
 		c, st, err := s.cfg.Tenancy.Authenticate(r.Context(), credentials(r), scope)
 		setRateHeaders(w.Header(), st)
 		if c != nil {
-			if q, qerr := s.cfg.Tenancy.Quota(r.Context(), c); qerr == nil {
-				setQuotaHeaders(w.Header(), q)
-			}
+			w = &quotaWriter{ResponseWriter: w, fill: func(h http.Header) {
+				if q, err := s.cfg.Tenancy.Quota(r.Context(), c); err == nil {
+					setQuotaHeaders(h, q)
+				}
+			}}
 		}
 		if err != nil {
 			s.writeError(w, r, err)
@@ -76,6 +78,32 @@ func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http
 		}
 		next(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
 	}
+}
+
+// quotaWriter adds the X-Quota-* headers to an answer whose handler did not
+// set them. Handlers that know the quota already (a capture's admission,
+// /v1/usage) set them, which spares the store a read.
+type quotaWriter struct {
+	http.ResponseWriter
+	fill func(http.Header)
+	done bool
+}
+
+func (w *quotaWriter) WriteHeader(status int) {
+	if !w.done {
+		w.done = true
+		if w.Header().Get("X-Quota-Reset") == "" {
+			w.fill(w.Header())
+		}
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *quotaWriter) Write(b []byte) (int, error) {
+	if !w.done {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
 }
 
 // public wraps a route that needs no key: its answer carries the client
@@ -149,5 +177,6 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
 		left := max(0, c.Plan.MonthlyQuota-u.Committed-u.Reserved)
 		out.Remaining = &left
 	}
+	setQuotaHeaders(w.Header(), tenancy.Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset})
 	writeJSON(w, http.StatusOK, out)
 }

@@ -62,22 +62,18 @@ func (w *captureWorker) Work(ctx context.Context, job *river.Job[captureArgs]) e
 	// A key revoked or expired since the job was submitted runs nothing
 	// more.
 	now := time.Now()
-	if !key.RevokedAt.IsZero() && !now.Before(key.RevokedAt) {
-		return s.finish(ctx, j, item, failure(pageshot.Errorf(pageshot.CodeAPIKeyRevoked, "The key %s was revoked.", key.ID)), "")
-	}
-	if !key.ExpiresAt.IsZero() && !now.Before(key.ExpiresAt) {
-		return s.finish(ctx, j, item, failure(pageshot.Errorf(pageshot.CodeAPIKeyExpired, "The key %s expired.", key.ID)), "")
+	if err := key.Usable(now); err != nil {
+		return s.finish(ctx, j, item, failure(err), "")
 	}
 	plan := s.cfg.Plan(key.Plan)
 
-	period, _ := pageshot.Period(time.Now())
+	period, reset := pageshot.Period(now)
 	reservation, u, ok, err := s.cfg.Store.Reserve(ctx, key.ID, period, plan.MonthlyQuota, s.cfg.ReservationTTL)
 	if err != nil {
 		return err
 	}
 	if !ok {
-		return s.finish(ctx, j, item, failure(pageshot.Errorf(pageshot.CodeQuotaExceeded,
-			"The plan %q allows %d captures a month; %d are used or in flight.", plan.Name, plan.MonthlyQuota, u.Committed+u.Reserved)), "")
+		return s.finish(ctx, j, item, failure(pageshot.QuotaExceeded(plan, u.Committed+u.Reserved, reset)), "")
 	}
 
 	result, links, err := s.capture(ctx, j, item, key, plan)

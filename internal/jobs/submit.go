@@ -146,9 +146,9 @@ func (s *Service) Submit(ctx context.Context, key *pageshot.APIKey, plan pagesho
 			return nil, err
 		}
 		if used := u.Committed + u.Reserved; used+needed > plan.MonthlyQuota {
-			e := pageshot.Errorf(pageshot.CodeQuotaExceeded, "The job needs up to %d captures; the plan %q has %d of %d left this month.",
+			e := pageshot.QuotaExceeded(plan, used, reset)
+			e.Message = fmt.Sprintf("The job needs up to %d captures; the plan %q has %d of %d left this month.",
 				needed, plan.Name, max(0, plan.MonthlyQuota-used), plan.MonthlyQuota)
-			e.Plan, e.Limit, e.Used, e.ResetAt = plan.Name, plan.MonthlyQuota, used, reset
 			return nil, e
 		}
 	}

@@ -172,11 +172,8 @@ func (g *Gate) check(ctx context.Context, creds Credentials) (*pageshot.APIKey, 
 		return nil, invalidKey()
 	}
 	now := g.cfg.Now()
-	if !k.RevokedAt.IsZero() && !now.Before(k.RevokedAt) {
-		return nil, pageshot.Errorf(pageshot.CodeAPIKeyRevoked, "The key %s was revoked.", k.ID)
-	}
-	if !k.ExpiresAt.IsZero() && !now.Before(k.ExpiresAt) {
-		return nil, pageshot.Errorf(pageshot.CodeAPIKeyExpired, "The key %s expired at %s.", k.ID, k.ExpiresAt.UTC().Format(time.RFC3339))
+	if err := k.Usable(now); err != nil {
+		return nil, err
 	}
 	if creds.Signed == nil {
 		if k.SignedOnly {
@@ -262,11 +259,7 @@ func (g *Gate) Admit(ctx context.Context, c *Caller) (*Admission, error) {
 		if err != nil {
 			return nil, err
 		}
-		used := u.Committed + u.Reserved
-		e := pageshot.Errorf(pageshot.CodeQuotaExceeded, "The plan %q allows %d captures a month; %d are used or in flight. The quota resets at %s.",
-			c.Plan.Name, c.Plan.MonthlyQuota, used, reset.Format(time.RFC3339))
-		e.Plan, e.Limit, e.Used, e.ResetAt = c.Plan.Name, c.Plan.MonthlyQuota, used, reset
-		return nil, e
+		return nil, pageshot.QuotaExceeded(c.Plan, u.Committed+u.Reserved, reset)
 	}
 	return &Admission{
 		g: g, reservation: id, release: release,
