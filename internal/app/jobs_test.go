@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -675,5 +676,53 @@ func TestJobRetention(t *testing.T) {
 	}
 	if _, _, err := s.app.Blobs().Get(context.Background(), artifact); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
 		t.Errorf("the artifact outlived its job: %v", err)
+	}
+}
+
+// TestWebhookRebinding: a webhook host that resolved to an allowed address
+// when the job was submitted and to a refused one at delivery is not
+// called, nor retried.
+func TestWebhookRebinding(t *testing.T) {
+	tg := newTarget(t)
+	rc := newReceiver(t, 0)
+	_, port, _ := net.SplitHostPort(rc.Listener.Addr().String())
+	can := newCanary(t, port) // 127.0.0.2, same port
+	dns := &rebinder{
+		seen:  map[string]int{},
+		first: map[string]netip.Addr{"hook.test": netip.MustParseAddr("127.0.0.1")},
+		later: map[string]netip.Addr{"hook.test": netip.MustParseAddr("127.0.0.2")},
+	}
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.Resolver = dns })
+	_, key := s.newKey(t, pageshot.DefaultPlanName, nil)
+	r := s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": []any{map[string]any{"url": tg.URL}}, "webhook_url": "http://hook.test:" + port + "/"}, bearer(key)...))
+	if r.StatusCode != 202 {
+		t.Fatalf("the submission, while hook.test is 127.0.0.1: %d %s", r.StatusCode, r.body)
+	}
+	s.waitJob(t, key, decodeJob(t, r).ID, time.Minute)
+	// The delivery looks the name up again, is refused, and is dropped:
+	// nothing delivered, no failure to retry.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		dns.mu.Lock()
+		n := dns.seen["hook.test"]
+		dns.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the webhook was never attempted")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // the refusal follows the lookup
+	wantMetric(t, s, "pageshot_webhooks_delivered_total", 0)
+	wantMetric(t, s, "pageshot_webhook_failures_total", 0)
+	if n := can.requests.Load() + can.conns.Load(); n != 0 {
+		t.Errorf("the webhook reached the refused address: %d connections and requests", n)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if len(rc.calls) != 0 {
+		t.Errorf("the receiver got %d calls after its name moved", len(rc.calls))
 	}
 }
