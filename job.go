@@ -3,6 +3,7 @@ package pageshot
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 	"time"
 )
 
@@ -112,11 +113,35 @@ type ItemResult struct {
 	Format             Format
 }
 
+// JobQuota is the quota a job reserves when it is created: Units units of
+// its key in Period, within Limit (0: no limit), each held for TTL unless
+// the item that spends it ends first.
+type JobQuota struct {
+	Period string
+	Limit  int64
+	Units  int
+	TTL    time.Duration
+}
+
+// JobReservation is the id of the quota unit that item index of job jobID
+// spends: a job's units are named after its items, so that the item's end
+// settles its own unit.
+func JobReservation(jobID string, index int) string {
+	return jobID + "/" + strconv.Itoa(index)
+}
+
 // JobStore keeps jobs and their items. Methods return a not_found *Error
 // for an unknown job or item.
 type JobStore interface {
-	// CreateJob stores j with its items, all queued.
-	CreateJob(ctx context.Context, j *Job) error
+	// CreateJob stores j with its items, all queued, and in the same
+	// transaction reserves q.Units quota units of j.KeyID, named
+	// JobReservation(j.ID, i) for i < q.Units, when the key's committed and
+	// reserved units plus q.Units stay within q.Limit. It then calls
+	// enqueue with that transaction (a *sql.Tx on SQLite, a pgx.Tx on
+	// PostgreSQL), so that the job's work is queued exactly when the job
+	// is stored. When the quota refuses, nothing is stored and ok is false,
+	// with the usage that refused it.
+	CreateJob(ctx context.Context, j *Job, q JobQuota, enqueue func(ctx context.Context, tx any) error) (u Usage, ok bool, err error)
 	// Job returns the job with its items in index order.
 	Job(ctx context.Context, id string) (*Job, error)
 	// Item returns one item.
@@ -126,17 +151,19 @@ type JobStore interface {
 	// ended or its job was canceled: the capture must not run.
 	StartItem(ctx context.Context, jobID string, index int) (bool, error)
 	// FinishItem records how a running item ended and, in the same
-	// transaction, commits the quota reservation when it succeeded or
+	// transaction, commits the item's quota unit (JobReservation) when it
+	// succeeded, charging it even when the unit's reservation expired, or
 	// refunds it otherwise, so that an item is charged exactly once. An
-	// item that has already ended is left as it is (and the reservation
-	// refunded). It reports whether the job is now done.
-	FinishItem(ctx context.Context, jobID string, index int, r ItemResult, reservation string) (jobDone bool, err error)
+	// item that has already ended is left as it is. When the job is now
+	// done, the units it still holds (a crawl that found fewer pages than
+	// it reserved) are refunded. It reports whether the job is now done.
+	FinishItem(ctx context.Context, jobID string, index int, r ItemResult) (jobDone bool, err error)
 	// AddItems appends crawl items whose URL the job does not have yet, up
 	// to max items in all, and returns those added with their indexes.
 	AddItems(ctx context.Context, jobID string, items []JobItem, max int) ([]JobItem, error)
-	// CancelJob cancels the items that have not started and marks the job
-	// canceled (done, when nothing was left to cancel). Running items
-	// finish.
+	// CancelJob cancels the items that have not started, marks the job
+	// canceled (done, when nothing was left to cancel) and refunds every
+	// unit the job holds but for those of its running items, which finish.
 	CancelJob(ctx context.Context, id string) error
 	// UnfinishedItems returns the items of jobs not done or canceled that
 	// have not ended, for requeueing after a restart.

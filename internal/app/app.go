@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/api"
 	"github.com/pageshot/pageshot/internal/blob"
@@ -257,9 +259,8 @@ func New(cfg Config) (*App, error) {
 		ReservationTTL: 2*cmp.Or(cfg.QueueTimeout, 30*time.Second) + 2*maxTimeout(cfg),
 		Logger:         cfg.Logger,
 	})
-	a.jobs, err = jobs.New(ctx, jobs.Config{
+	a.jobs, err = jobs.New(ctx, riversqlite.New(queue), jobs.Config{
 		Store:       store,
-		DB:          queue,
 		Renderer:    pool,
 		Blobs:       blobs,
 		Guard:       pool.policy,

@@ -15,6 +15,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
 	"github.com/pageshot/pageshot/internal/jobs"
@@ -357,7 +359,7 @@ func newMigrate(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			queue, err := jobs.Migrate(cmd.Context(), st.DB(), slog.New(slog.DiscardHandler))
+			queue, err := jobs.Migrate(cmd.Context(), riversqlite.New(st.DB()), slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}

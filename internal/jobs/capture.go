@@ -60,42 +60,28 @@ func (w *captureWorker) Work(ctx context.Context, job *river.Job[captureArgs]) e
 		return err
 	}
 	// A key revoked or expired since the job was submitted runs nothing
-	// more.
-	now := time.Now()
-	if err := key.Usable(now); err != nil {
-		return s.finish(ctx, j, item, failure(err), "")
+	// more. The item's quota unit was reserved with the job; finish
+	// settles it.
+	if err := key.Usable(time.Now()); err != nil {
+		return s.finish(ctx, j, item, failure(err))
 	}
 	plan := s.cfg.Plan(key.Plan)
-
-	period, reset := pageshot.Period(now)
-	reservation, u, ok, err := s.cfg.Store.Reserve(ctx, key.ID, period, plan.MonthlyQuota, s.cfg.ReservationTTL)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return s.finish(ctx, j, item, failure(pageshot.QuotaExceeded(plan, u.Committed+u.Reserved, reset)), "")
-	}
-
 	result, links, err := s.capture(ctx, j, item, key, plan)
 	if err != nil {
 		e := pageshot.AsError(err)
 		if e.Retryable() && job.Attempt < s.cfg.MaxAttempts && ctx.Err() == nil {
-			if rerr := s.cfg.Store.Refund(context.WithoutCancel(ctx), reservation); rerr != nil {
-				s.log.Error("refund usage", "err", rerr)
-			}
-			return err
+			return err // River runs it again; the unit stays reserved
 		}
-		return s.finish(ctx, j, item, failure(err), reservation)
+		return s.finish(ctx, j, item, failure(err))
 	}
 	if j.Kind == pageshot.JobCrawl && j.Crawl != nil && item.Depth < j.Crawl.MaxDepth {
 		// Before the item ends: a job whose last open item ended is done,
 		// and must not be while its new pages wait to be added.
 		if err := s.follow(ctx, j, item, links); err != nil {
-			_ = s.cfg.Store.Refund(context.WithoutCancel(ctx), reservation)
 			return err
 		}
 	}
-	return s.finish(ctx, j, item, result, reservation)
+	return s.finish(ctx, j, item, result)
 }
 
 // capture renders the item and stores the artifact.
@@ -155,9 +141,9 @@ func failure(err error) pageshot.ItemResult {
 
 // finish records the end of item and, when it ended the job, queues the
 // job's webhook.
-func (s *Service) finish(ctx context.Context, j *pageshot.Job, item pageshot.JobItem, r pageshot.ItemResult, reservation string) error {
+func (s *Service) finish(ctx context.Context, j *pageshot.Job, item pageshot.JobItem, r pageshot.ItemResult) error {
 	ctx = context.WithoutCancel(ctx)
-	done, err := s.cfg.Store.FinishItem(ctx, j.ID, item.Index, r, reservation)
+	done, err := s.cfg.Store.FinishItem(ctx, j.ID, item.Index, r)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ package jobs
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +16,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
@@ -31,13 +30,10 @@ type Store interface {
 	pageshot.KeyStore
 }
 
-// Config configures a Service. Store, DB, Renderer, Blobs, Guard and Plan
-// are required.
+// Config configures a Service. Store, Renderer, Blobs, Guard and Plan are
+// required.
 type Config struct {
-	Store Store
-	// DB is the SQLite database River keeps its queue in (the store's
-	// file). River works best with a pool of one connection.
-	DB       *sql.DB
+	Store    Store
 	Renderer pageshot.Renderer
 	Blobs    pageshot.BlobStore
 	// Guard checks crawl links and webhook URLs against the egress policy.
@@ -65,17 +61,18 @@ type Config struct {
 	// RetryBase is the first retry's delay; each next one doubles, up to
 	// 5 minutes. Defaults to 2 s.
 	RetryBase time.Duration
-	// ReservationTTL is how long an item's quota reservation holds.
-	// Defaults to JobTimeout plus a minute.
-	ReservationTTL time.Duration
-	Logger         *slog.Logger
+	// JobReservationTTL is how long the quota units a job reserves at
+	// submission hold if its items never end (a store restored from an
+	// old backup). Defaults to 7 days.
+	JobReservationTTL time.Duration
+	Logger            *slog.Logger
 }
 
 // Service submits, runs and reports jobs.
 type Service struct {
 	cfg   Config
 	log   *slog.Logger
-	river *river.Client[*sql.Tx]
+	queue queue
 
 	succeeded, failed, delivered, refused atomic.Int64
 }
@@ -96,27 +93,28 @@ func (s *Service) Stats() Stats {
 	}
 }
 
-// New migrates River's tables and prepares the service; Start runs it.
-func New(ctx context.Context, cfg Config) (*Service, error) {
+// New migrates River's tables through driver (riversqlite on the SQLite
+// store's database, riverpgxv5 on the PostgreSQL store's pool) and
+// prepares the service; Start runs it. The store's CreateJob hands its
+// transaction to the queue, so TTx must be the store's transaction type.
+func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Config) (*Service, error) {
 	cfg.Workers = cmp.Or(cfg.Workers, 2)
 	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, 4)
 	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, 3*time.Minute)
 	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, cfg.JobTimeout+time.Minute)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, 2*time.Second)
-	cfg.ReservationTTL = cmp.Or(cfg.ReservationTTL, cfg.JobTimeout+time.Minute)
+	cfg.JobReservationTTL = cmp.Or(cfg.JobReservationTTL, 7*24*time.Hour)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger}
-	if _, err := Migrate(ctx, cfg.DB, cfg.Logger); err != nil {
+	if _, err := Migrate(ctx, driver, cfg.Logger); err != nil {
 		return nil, err
 	}
-	driver := riversqlite.New(cfg.DB)
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &captureWorker{s: s})
 	river.AddWorker(workers, &webhookWorker{s: s})
-	var err error
-	s.river, err = river.NewClient(driver, &river.Config{
+	client, err := river.NewClient(driver, &river.Config{
 		Queues: map[string]river.QueueConfig{
 			queueCaptures: {MaxWorkers: cfg.Workers},
 			queueWebhooks: {MaxWorkers: 4},
@@ -133,13 +131,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
+	s.queue = &riverQueue[TTx]{client}
 	return s, nil
 }
 
-// Migrate applies the job queue's migrations to db and returns how many
-// it applied.
-func Migrate(ctx context.Context, db *sql.DB, log *slog.Logger) (int, error) {
-	migrator, err := rivermigrate.New(riversqlite.New(db), &rivermigrate.Config{Logger: quiet(log)})
+// Migrate applies the job queue's migrations through driver and returns
+// how many it applied.
+func Migrate[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], log *slog.Logger) (int, error) {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: quiet(log)})
 	if err != nil {
 		return 0, fmt.Errorf("job queue: %w", err)
 	}
@@ -175,7 +174,7 @@ const (
 func (s *Service) Start(ctx context.Context) error {
 	// River runs until its context ends; the service until Stop, however
 	// short-lived the context of its start.
-	if err := s.river.Start(context.WithoutCancel(ctx)); err != nil {
+	if err := s.queue.start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("start job queue: %w", err)
 	}
 	items, err := s.cfg.Store.UnfinishedItems(ctx)
@@ -192,27 +191,64 @@ func (s *Service) Start(ctx context.Context) error {
 // Stop stops taking work and waits for the items running (at most until
 // ctx ends, then cancels them: they are run again after a restart).
 func (s *Service) Stop(ctx context.Context) error {
-	err := s.river.Stop(ctx)
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		err = s.river.StopAndCancel(stopCtx)
-	}
-	return err
+	return s.queue.stop(ctx)
 }
 
 // enqueue queues one capture per item.
 func (s *Service) enqueue(ctx context.Context, items []pageshot.JobItem) error {
+	return s.queue.insertTx(ctx, nil, items)
+}
+
+// queue is River over one driver, seen without its transaction type.
+type queue interface {
+	start(ctx context.Context) error
+	// stop waits for running work until ctx ends, then cancels it.
+	stop(ctx context.Context) error
+	// insertTx queues one capture per item, in tx when it is not nil.
+	insertTx(ctx context.Context, tx any, items []pageshot.JobItem) error
+	// insertWebhook queues the webhook of a job.
+	insertWebhook(ctx context.Context, args webhookArgs) error
+}
+
+type riverQueue[TTx any] struct{ c *river.Client[TTx] }
+
+func (q *riverQueue[TTx]) start(ctx context.Context) error { return q.c.Start(ctx) }
+
+func (q *riverQueue[TTx]) stop(ctx context.Context) error {
+	err := q.c.Stop(ctx)
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err = q.c.StopAndCancel(stopCtx)
+	}
+	return err
+}
+
+func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx any, items []pageshot.JobItem) error {
 	params := make([]river.InsertManyParams, len(items))
 	for i, it := range items {
 		params[i] = river.InsertManyParams{Args: captureArgs{JobID: it.JobID, Index: it.Index}}
 	}
 	for start := 0; start < len(params); start += 500 {
-		if _, err := s.river.InsertMany(ctx, params[start:min(start+500, len(params))]); err != nil {
+		batch := params[start:min(start+500, len(params))]
+		var err error
+		if tx == nil {
+			_, err = q.c.InsertMany(ctx, batch)
+		} else if t, ok := tx.(TTx); ok {
+			_, err = q.c.InsertManyTx(ctx, t, batch)
+		} else {
+			err = fmt.Errorf("a %T is not this queue's transaction", tx)
+		}
+		if err != nil {
 			return fmt.Errorf("queue job items: %w", err)
 		}
 	}
 	return nil
+}
+
+func (q *riverQueue[TTx]) insertWebhook(ctx context.Context, args webhookArgs) error {
+	_, err := q.c.Insert(ctx, args, nil)
+	return err
 }
 
 // backoff retries after base, 2×base, 4×base, … at most 5 minutes.

@@ -139,24 +139,20 @@ func (s *Service) Submit(ctx context.Context, key *pageshot.APIKey, plan pagesho
 		return nil, pageshot.InvalidRequest(problems)
 	}
 
-	if plan.MonthlyQuota > 0 {
-		period, reset := pageshot.Period(time.Now())
-		u, err := s.cfg.Store.Usage(ctx, key.ID, period)
-		if err != nil {
-			return nil, err
-		}
-		if used := u.Committed + u.Reserved; used+needed > plan.MonthlyQuota {
-			e := pageshot.QuotaExceeded(plan, used, reset)
-			e.Message = fmt.Sprintf("The job needs up to %d captures; the plan %q has %d of %d left this month.",
-				needed, plan.Name, max(0, plan.MonthlyQuota-used), plan.MonthlyQuota)
-			return nil, e
-		}
-	}
-	if err := s.cfg.Store.CreateJob(ctx, j); err != nil {
+	period, reset := pageshot.Period(time.Now())
+	q := pageshot.JobQuota{Period: period, Limit: plan.MonthlyQuota, Units: int(needed), TTL: s.cfg.JobReservationTTL}
+	u, ok, err := s.cfg.Store.CreateJob(ctx, j, q, func(ctx context.Context, tx any) error {
+		return s.queue.insertTx(ctx, tx, j.Items)
+	})
+	if err != nil {
 		return nil, err
 	}
-	if err := s.enqueue(ctx, j.Items); err != nil {
-		return nil, err
+	if !ok {
+		used := u.Committed + u.Reserved
+		e := pageshot.QuotaExceeded(plan, used, reset)
+		e.Message = fmt.Sprintf("The job needs up to %d captures; the plan %q has %d of %d left this month.",
+			needed, plan.Name, max(0, plan.MonthlyQuota-used), plan.MonthlyQuota)
+		return nil, e
 	}
 	return j, nil
 }

@@ -42,7 +42,7 @@ func (s *Service) announce(ctx context.Context, j *pageshot.Job) error {
 	if j.WebhookURL == "" {
 		return nil
 	}
-	_, err := s.river.Insert(ctx, webhookArgs{JobID: j.ID}, nil)
+	err := s.queue.insertWebhook(ctx, webhookArgs{JobID: j.ID})
 	if err != nil {
 		return fmt.Errorf("queue webhook: %w", err)
 	}

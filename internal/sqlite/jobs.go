@@ -19,8 +19,8 @@ var (
 // DB returns the database, for the job queue that shares it.
 func (s *Store) DB() *sql.DB { return s.db }
 
-// CreateJob implements pageshot.JobStore.
-func (s *Store) CreateJob(ctx context.Context, j *pageshot.Job) error {
+// CreateJob implements pageshot.JobStore; enqueue receives a *sql.Tx.
+func (s *Store) CreateJob(ctx context.Context, j *pageshot.Job, q pageshot.JobQuota, enqueue func(context.Context, any) error) (pageshot.Usage, bool, error) {
 	var crawl []byte
 	if j.Crawl != nil {
 		crawl, _ = json.Marshal(j.Crawl)
@@ -29,7 +29,18 @@ func (s *Store) CreateJob(ctx context.Context, j *pageshot.Job) error {
 	if defaults == "" {
 		defaults = "{}"
 	}
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	var (
+		u  pageshot.Usage
+		ok bool
+	)
+	err := s.tx(ctx, func(tx *sql.Tx) (err error) {
+		ids := make([]string, q.Units)
+		for i := range ids {
+			ids[i] = pageshot.JobReservation(j.ID, i)
+		}
+		if u, ok, err = reserveTx(ctx, tx, j.KeyID, q.Period, q.Limit, ids, q.TTL); err != nil || !ok {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO jobs (id, key_id, kind, status, webhook_url, crawl, defaults, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			j.ID, j.KeyID, j.Kind, pageshot.JobQueued, j.WebhookURL, string(crawl), defaults, unixNano(j.CreatedAt)); err != nil {
 			return err
@@ -41,13 +52,18 @@ func (s *Store) CreateJob(ctx context.Context, j *pageshot.Job) error {
 				return err
 			}
 		}
+		if enqueue != nil {
+			return enqueue(ctx, tx)
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("create job: %w", err)
+		return u, false, fmt.Errorf("create job: %w", err)
 	}
-	j.Status = pageshot.JobQueued
-	return nil
+	if ok {
+		j.Status = pageshot.JobQueued
+	}
+	return u, ok, nil
 }
 
 func insertItem(ctx context.Context, tx *sql.Tx, it *pageshot.JobItem) error {
@@ -148,8 +164,9 @@ func (s *Store) StartItem(ctx context.Context, jobID string, index int) (bool, e
 }
 
 // FinishItem implements pageshot.JobStore.
-func (s *Store) FinishItem(ctx context.Context, jobID string, index int, r pageshot.ItemResult, reservation string) (bool, error) {
+func (s *Store) FinishItem(ctx context.Context, jobID string, index int, r pageshot.ItemResult) (bool, error) {
 	var done bool
+	reservation := pageshot.JobReservation(jobID, index)
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE job_items SET status = ?, error_code = ?, error_message = ?, returned_status_code = ?,
 			artifact_key = ?, format = ?, updated_at = ? WHERE job_id = ? AND idx = ? AND status IN ('queued', 'running')`,
@@ -158,26 +175,41 @@ func (s *Store) FinishItem(ctx context.Context, jobID string, index int, r pages
 			return err
 		}
 		updated, _ := res.RowsAffected()
-		if reservation != "" {
-			if updated == 1 && r.Status == pageshot.ItemSucceeded {
-				// An expired reservation is gone; the capture is charged
-				// all the same, since it was delivered.
-				if err := commitTx(ctx, tx, reservation); pageshot.ErrorCode(err) == pageshot.CodeNotFound {
-					err = chargeTx(ctx, tx, jobID)
-				} else if err != nil {
-					return err
-				}
-			} else if _, err := tx.ExecContext(ctx, `DELETE FROM usage_reservations WHERE id = ?`, reservation); err != nil {
+		if updated == 1 && r.Status == pageshot.ItemSucceeded {
+			// An expired reservation is gone; the capture is charged all
+			// the same, since it was delivered.
+			err := commitTx(ctx, tx, reservation)
+			if pageshot.ErrorCode(err) == pageshot.CodeNotFound {
+				err = chargeTx(ctx, tx, jobID)
+			}
+			if err != nil {
 				return err
 			}
+		} else if _, err := tx.ExecContext(ctx, `DELETE FROM usage_reservations WHERE id = ?`, reservation); err != nil {
+			return err
 		}
-		done, err = finishJobIfDone(ctx, tx, jobID)
-		return err
+		if done, err = finishJobIfDone(ctx, tx, jobID); err != nil || !done {
+			return err
+		}
+		return refundJobTx(ctx, tx, jobID, false)
 	})
 	if err != nil {
 		return false, fmt.Errorf("finish job item: %w", err)
 	}
 	return done, nil
+}
+
+// refundJobTx drops the quota units jobID still holds; with keepRunning,
+// those of its running items stay (they settle when the items end).
+func refundJobTx(ctx context.Context, tx *sql.Tx, jobID string, keepRunning bool) error {
+	q := `DELETE FROM usage_reservations WHERE id >= ? AND id < ?`
+	if keepRunning {
+		q += ` AND id NOT IN (SELECT job_id || '/' || idx FROM job_items WHERE job_id = ? AND status = 'running')`
+	}
+	// Ids are "JOB/INDEX": the range of strings that start with "JOB/"
+	// uses the primary key; '0' is the character after '/'.
+	_, err := tx.ExecContext(ctx, q, jobID+"/", jobID+"0", jobID)
+	return err
 }
 
 // chargeTx charges one capture to the key of jobID in the current period.
@@ -249,8 +281,10 @@ func (s *Store) CancelJob(ctx context.Context, id string) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE job_items SET status = 'canceled', updated_at = ? WHERE job_id = ? AND status = 'queued'`, now, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'canceled', finished_at = ? WHERE id = ?`, now, id)
-		return err
+		if _, err = tx.ExecContext(ctx, `UPDATE jobs SET status = 'canceled', finished_at = ? WHERE id = ?`, now, id); err != nil {
+			return err
+		}
+		return refundJobTx(ctx, tx, id, true)
 	})
 	var pe *pageshot.Error
 	if err != nil && !errors.As(err, &pe) {

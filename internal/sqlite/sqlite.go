@@ -253,36 +253,51 @@ func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
 func (s *Store) Reserve(ctx context.Context, keyID, period string, limit int64, ttl time.Duration) (string, pageshot.Usage, bool, error) {
 	var (
 		u  pageshot.Usage
-		id string
 		ok bool
 	)
-	now := time.Now()
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at <= ?`, keyID, period, now.UnixNano()); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT
-			COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
-			(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ?)`,
-			keyID, period, keyID, period).Scan(&u.Committed, &u.Reserved); err != nil {
-			return err
-		}
-		if limit > 0 && u.Committed+u.Reserved >= limit {
-			return nil
-		}
-		id = newID()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_reservations (id, key_id, period, expires_at) VALUES (?, ?, ?, ?)`,
-			id, keyID, period, now.Add(ttl).UnixNano()); err != nil {
-			return err
-		}
-		u.Reserved++
-		ok = true
-		return nil
+	id := newID()
+	err := s.tx(ctx, func(tx *sql.Tx) (err error) {
+		u, ok, err = reserveTx(ctx, tx, keyID, period, limit, []string{id}, ttl)
+		return err
 	})
 	if err != nil {
 		return "", u, false, fmt.Errorf("reserve usage: %w", err)
 	}
+	if !ok {
+		id = ""
+	}
 	return id, u, ok, nil
+}
+
+// reserveTx reserves one unit of keyID in period per id, all or none,
+// when committed plus reserved units stay within limit (0: no limit). It
+// returns the usage with the new units counted when they were reserved.
+// The transaction holds SQLite's write lock from its start
+// (_txlock=immediate), so the count and the insert cannot interleave with
+// another reservation.
+func reserveTx(ctx context.Context, tx *sql.Tx, keyID, period string, limit int64, ids []string, ttl time.Duration) (pageshot.Usage, bool, error) {
+	var u pageshot.Usage
+	now := time.Now()
+	if _, err := tx.ExecContext(ctx, `DELETE FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at <= ?`, keyID, period, now.UnixNano()); err != nil {
+		return u, false, err
+	}
+	if err := tx.QueryRowContext(ctx, `SELECT
+		COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
+		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ?)`,
+		keyID, period, keyID, period).Scan(&u.Committed, &u.Reserved); err != nil {
+		return u, false, err
+	}
+	if limit > 0 && u.Committed+u.Reserved+int64(len(ids)) > limit {
+		return u, false, nil
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO usage_reservations (id, key_id, period, expires_at) VALUES (?, ?, ?, ?)`,
+			id, keyID, period, now.Add(ttl).UnixNano()); err != nil {
+			return u, false, err
+		}
+	}
+	u.Reserved += int64(len(ids))
+	return u, true, nil
 }
 
 // Commit implements pageshot.UsageStore. A reservation that expired and

@@ -39,8 +39,8 @@ func testJobs(t *testing.T, s Store) {
 	}
 	j := &pageshot.Job{ID: "job1", KeyID: "key1", Kind: pageshot.JobBatch, CreatedAt: time.Now(), Defaults: []byte(`{"format":"png"}`),
 		Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{"url":"https://a.example/"}`)}, {URL: "https://b.example/", Options: []byte(`{}`)}, {URL: "https://c.example/", Options: []byte(`{}`)}}}
-	if err := s.CreateJob(ctx, j); err != nil {
-		t.Fatal(err)
+	if _, ok, err := s.CreateJob(ctx, j, pageshot.JobQuota{Period: "2026-11", Units: 3, TTL: time.Hour}, nil); err != nil || !ok {
+		t.Fatal(ok, err)
 	}
 	got, err := s.Job(ctx, "job1")
 	if err != nil || got.Status != pageshot.JobQueued || len(got.Items) != 3 || got.Items[2].Index != 2 || got.Items[0].Status != pageshot.ItemQueued ||
@@ -53,21 +53,16 @@ func testJobs(t *testing.T, s Store) {
 	if got, _ := s.Job(ctx, "job1"); got.Status != pageshot.JobRunning {
 		t.Errorf("job after a start: %s", got.Status)
 	}
-	res, _, ok, err := s.Reserve(ctx, "key1", "2026-11", 0, time.Hour)
-	if !ok || err != nil {
-		t.Fatal(err)
-	}
-	done, err := s.FinishItem(ctx, "job1", 0, pageshot.ItemResult{Status: pageshot.ItemSucceeded, ArtifactKey: "a.png", Format: pageshot.FormatPNG, ReturnedStatusCode: 200}, res)
+	done, err := s.FinishItem(ctx, "job1", 0, pageshot.ItemResult{Status: pageshot.ItemSucceeded, ArtifactKey: "a.png", Format: pageshot.FormatPNG, ReturnedStatusCode: 200})
 	if err != nil || done {
 		t.Fatalf("finish: %v %v", done, err)
 	}
 	// A second finish of the same item (a rerun after a crash) changes
 	// nothing and charges nothing.
-	res2, _, _, _ := s.Reserve(ctx, "key1", "2026-11", 0, time.Hour)
-	if _, err := s.FinishItem(ctx, "job1", 0, pageshot.ItemResult{Status: pageshot.ItemFailed, ErrorCode: pageshot.CodeTimeout}, res2); err != nil {
+	if _, err := s.FinishItem(ctx, "job1", 0, pageshot.ItemResult{Status: pageshot.ItemFailed, ErrorCode: pageshot.CodeTimeout}); err != nil {
 		t.Fatal(err)
 	}
-	if u, _ := s.Usage(ctx, "key1", "2026-11"); u.Committed != 1 || u.Reserved != 0 {
+	if u, _ := s.Usage(ctx, "key1", "2026-11"); u.Committed != 1 || u.Reserved != 2 {
 		t.Errorf("usage after a success and a repeated finish: %+v", u)
 	}
 	if ok, _ := s.StartItem(ctx, "job1", 0); ok {
@@ -104,9 +99,9 @@ func testJobs(t *testing.T, s Store) {
 
 	// A job is done when its last item ends.
 	j2 := &pageshot.Job{ID: "job2", KeyID: "key1", Kind: pageshot.JobBatch, CreatedAt: time.Now(), Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{}`)}}}
-	s.CreateJob(ctx, j2)
+	s.CreateJob(ctx, j2, pageshot.JobQuota{}, nil)
 	s.StartItem(ctx, "job2", 0)
-	if done, err := s.FinishItem(ctx, "job2", 0, pageshot.ItemResult{Status: pageshot.ItemFailed, ErrorCode: pageshot.CodeTimeout, ErrorMessage: "slow"}, ""); !done || err != nil {
+	if done, err := s.FinishItem(ctx, "job2", 0, pageshot.ItemResult{Status: pageshot.ItemFailed, ErrorCode: pageshot.CodeTimeout, ErrorMessage: "slow"}); !done || err != nil {
 		t.Errorf("last item: done %v %v", done, err)
 	}
 	if got, _ := s.Job(ctx, "job2"); got.Status != pageshot.JobDone || got.FinishedAt.IsZero() || got.Items[0].ErrorCode != pageshot.CodeTimeout {
@@ -115,7 +110,7 @@ func testJobs(t *testing.T, s Store) {
 
 	// Retention: ended jobs go with their items; the artifacts are named.
 	j3 := &pageshot.Job{ID: "job3", KeyID: "key1", Kind: pageshot.JobBatch, CreatedAt: time.Now(), Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{}`)}}}
-	s.CreateJob(ctx, j3) // still queued: kept
+	s.CreateJob(ctx, j3, pageshot.JobQuota{}, nil) // still queued: kept
 	s.StartItem(ctx, "job2", 0)
 	if arts, err := s.DeleteJobs(ctx, time.Now().Add(-time.Hour), 10); err != nil || len(arts) != 0 {
 		t.Errorf("nothing ended an hour ago, yet: %v %v", arts, err)
