@@ -193,3 +193,66 @@ type Renderer interface {
 	// a browser; opts.Timeout bounds the capture itself.
 	Render(ctx context.Context, opts *Options) (*Capture, error)
 }
+
+// CaptureRequest is a capture asked for by a caller.
+type CaptureRequest struct {
+	// Caller is who asks; nil captures without a key, quota or concurrency
+	// limit (the CLI).
+	Caller *Caller
+	// Raw are the options as sent; Options, when set, are already parsed
+	// (and Raw is ignored).
+	Raw     RawOptions
+	Options *Options
+	// Wait makes the capture wait for a free concurrency slot of the key
+	// instead of failing with concurrency_limited (job items).
+	Wait bool
+	// Prepaid tells that the caller holds the capture's quota unit and
+	// settles it itself (a job item's is reserved with its job).
+	Prepaid bool
+	// ArtifactKey stores the capture under this blob key (job items).
+	ArtifactKey string
+	// CollectLinks fills Capture.Links (crawl jobs).
+	CollectLinks bool
+}
+
+// CaptureResult is what a capture request produced. Capture returns it
+// also with an error, for what it holds then (Options once parsed, Quota).
+type CaptureResult struct {
+	Options *Options
+	// Capture is nil for an async request, which becomes a job.
+	Capture *Capture
+	// Made tells that a browser made the capture; Cached that it came from
+	// the cache.
+	Made, Cached bool
+	// BlobKey is where the capture is kept (stored, cached, or the job's
+	// artifact), URLTTL how long a link to it should work, ExpiresAt when
+	// a cached entry expires.
+	BlobKey   string
+	URLTTL    time.Duration
+	ExpiresAt time.Time
+	// Quota is the caller's quota after the request was settled.
+	Quota Quota
+}
+
+// Quota is a key's quota in the current period.
+type Quota struct {
+	Limit int64 // 0: unlimited
+	Used  int64 // committed plus in flight
+	Reset time.Time
+}
+
+// Remaining returns what is left of q, at least 0.
+func (q Quota) Remaining() int64 { return max(0, q.Limit-q.Used) }
+
+// Capturer is the capture use case: admission, plan limits, the key's URL
+// lists, the cache, the render, storage and the charge. The HTTP API, job
+// items and the CLI all capture through it.
+type Capturer interface {
+	// Capture captures for r.Caller. A capture is charged only when it
+	// succeeds (and, for a cache hit, only when the server charges hits).
+	// Errors are *Error: concurrency_limited (with RetryAfter),
+	// quota_exceeded, invalid_request, url_blocked, what the renderer and
+	// storage return, or timeout when a waiting capture's ctx ended
+	// before a slot freed up.
+	Capture(ctx context.Context, r *CaptureRequest) (*CaptureResult, error)
+}

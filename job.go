@@ -3,6 +3,7 @@ package pageshot
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"time"
 )
@@ -42,16 +43,54 @@ const (
 	JobCrawl = "crawl"
 )
 
+// Crawl defaults: the pages a crawl captures at most, and how many links
+// deep it follows, when the request does not say.
+const (
+	DefaultCrawlPages = 10
+	DefaultCrawlDepth = 2
+)
+
 // Crawl describes a crawl job: pages reached by links from URL.
 type Crawl struct {
 	URL      string   `json:"url"`
-	Include  []string `json:"include,omitempty"` // regexps a page's full URL must match (any)
-	Exclude  []string `json:"exclude,omitempty"` // regexps no page's URL may match
+	Include  Patterns `json:"include,omitempty"` // regexps a page's full URL must match (any)
+	Exclude  Patterns `json:"exclude,omitempty"` // regexps no page's URL may match
 	MaxPages int      `json:"max_pages"`
 	MaxDepth int      `json:"max_depth"`
 	// AnyOrigin follows links to other origins; by default a crawl stays
 	// on the origin of URL.
 	AnyOrigin bool `json:"any_origin,omitempty"`
+}
+
+// UnmarshalJSON reads a crawl; max_pages and max_depth left out take
+// DefaultCrawlPages and DefaultCrawlDepth (an explicit 0 stays 0).
+func (c *Crawl) UnmarshalJSON(b []byte) error {
+	type plain Crawl
+	p := plain{MaxPages: DefaultCrawlPages, MaxDepth: DefaultCrawlDepth}
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*c = Crawl(p)
+	return nil
+}
+
+// Patterns is a list of regular expressions that JSON gives as one string
+// or as an array of strings.
+type Patterns []string
+
+// UnmarshalJSON accepts "re" as well as ["re1", "re2"].
+func (p *Patterns) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*p = Patterns{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("want a regular expression or a list of them")
+	}
+	*p = many
+	return nil
 }
 
 // Job is an async batch or crawl of captures.

@@ -207,3 +207,35 @@ func hostMatches(pattern, host string) bool {
 	}
 	return host == pattern || strings.HasSuffix(host, "."+pattern)
 }
+
+// Caller is an authenticated key with its plan: who a capture is for.
+type Caller struct {
+	Key  *APIKey
+	Plan Plan
+}
+
+// Limits returns the option limits for c's requests: server's, with the
+// timeout bounded by c's plan as well (the smaller of the two when both
+// are set). A nil c gets server's.
+func (c *Caller) Limits(server Limits) Limits {
+	if c == nil || c.Plan.MaxTimeout <= 0 {
+		return server
+	}
+	if server.MaxTimeout <= 0 || c.Plan.MaxTimeout < server.MaxTimeout {
+		server.MaxTimeout = c.Plan.MaxTimeout
+	}
+	return server
+}
+
+// Credentials are what a request presents.
+type Credentials struct {
+	// Key is the key as sent: "ID.SECRET" in a header or access_key, or
+	// only the id in a signed URL.
+	Key string
+	// Signed holds the query of a signed GET URL (one that has a signature
+	// parameter); nil otherwise.
+	Signed url.Values
+	// IP is the client's address, for the limit on requests without a
+	// valid key.
+	IP string
+}

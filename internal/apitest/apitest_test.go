@@ -23,6 +23,7 @@ import (
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/api"
 	"github.com/pageshot/pageshot/internal/apitest"
+	"github.com/pageshot/pageshot/internal/capture"
 	"github.com/pageshot/pageshot/internal/httpapi"
 	"github.com/pageshot/pageshot/internal/limit"
 	"github.com/pageshot/pageshot/internal/sqlite"
@@ -121,12 +122,12 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	gate := tenancy.New(tenancy.Config{
-		Keys: store, Usage: store, Rate: limit.NewRate(nil), Concurrency: limit.NewConcurrency(),
+		Keys: store, Usage: store, Rate: limit.NewRate(nil),
 		Plans:  map[string]pageshot.Plan{"open": {MonthlyQuota: 1 << 30, MaxTimeout: time.Minute}},
 		Logger: slog.New(slog.DiscardHandler),
 	})
 	h := httpapi.New(httpapi.Config{
-		Renderer: renderer{},
+		Capturer: capture.New(capture.Config{Renderer: renderer{}, Usage: store, Concurrency: limit.NewConcurrency(), Limits: pageshot.Limits{MaxHTMLBytes: 1 << 10}}),
 		Tenancy:  gate,
 		Limits:   pageshot.Limits{MaxHTMLBytes: 1 << 10},
 		Ready:    ready.Load,

@@ -23,6 +23,7 @@ import (
 	"github.com/pageshot/pageshot/api"
 	"github.com/pageshot/pageshot/internal/blob"
 	"github.com/pageshot/pageshot/internal/browser"
+	"github.com/pageshot/pageshot/internal/capture"
 	"github.com/pageshot/pageshot/internal/egress"
 	"github.com/pageshot/pageshot/internal/httpapi"
 	"github.com/pageshot/pageshot/internal/jobs"
@@ -180,6 +181,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 	return e, nil
 }
 
+// Capturer returns the capture service over e for captures without a key
+// (the CLI): no quota, no concurrency limit, no storage.
+func (e *Engine) Capturer(lim pageshot.Limits) pageshot.Capturer {
+	return capture.New(capture.Config{Renderer: e, Limits: lim})
+}
+
 // Stop stops the browser, then the proxy. Safe to call twice.
 func (e *Engine) Stop(ctx context.Context) error {
 	err := e.Pool.Stop(ctx)
@@ -251,9 +258,18 @@ func New(cfg Config) (*App, error) {
 		Keys:            store,
 		Usage:           store,
 		Rate:            limit.NewRate(nil),
-		Concurrency:     limit.NewConcurrency(),
 		Plans:           cfg.Plans,
 		IPRatePerMinute: cfg.IPRatePerMinute,
+		Logger:          cfg.Logger,
+	})
+	captures := capture.New(capture.Config{
+		Renderer:        pool,
+		Limits:          cfg.Limits,
+		Usage:           store,
+		Concurrency:     limit.NewConcurrency(),
+		Blobs:           blobs,
+		Cache:           store,
+		ChargeCacheHits: cfg.ChargeCacheHits,
 		// A reservation must outlive the longest capture: the wait for a
 		// browser plus the largest timeout.
 		ReservationTTL: 2*cmp.Or(cfg.QueueTimeout, 30*time.Second) + 2*maxTimeout(cfg),
@@ -261,7 +277,7 @@ func New(cfg Config) (*App, error) {
 	})
 	a.jobs, err = jobs.New(ctx, riversqlite.New(queue), jobs.Config{
 		Store:       store,
-		Renderer:    pool,
+		Capturer:    captures,
 		Blobs:       blobs,
 		Guard:       pool.policy,
 		Webhooks:    pool.policy.HTTPClient(30 * time.Second),
@@ -282,16 +298,13 @@ func New(cfg Config) (*App, error) {
 		return nil, err
 	}
 	handler := httpapi.New(httpapi.Config{
-		Renderer: pool,
+		Capturer: captures,
 		Limits:   cfg.Limits,
 		Tenancy:  gate,
 		Jobs:     a.jobs,
 		Blobs:    blobs,
-		Cache:    store,
-
-		ChargeCacheHits: cfg.ChargeCacheHits,
-		BaseURL:         cfg.PublicURL,
-		Ready:           a.ready,
+		BaseURL:  cfg.PublicURL,
+		Ready:    a.ready,
 		Gauges: func() httpapi.Gauges {
 			s, j := pool.Stats(), a.jobs.Stats()
 			return httpapi.Gauges{

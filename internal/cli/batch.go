@@ -85,12 +85,13 @@ func newBatch(stdout, stderr io.Writer) *cobra.Command {
 					return err
 				}
 				defer pool.Stop(context.Background())
+				local := pool.Capturer(cfg.Limits)
 				capture = func(ctx context.Context, q url.Values) (*pageshot.Capture, error) {
-					opts, err := pageshot.ParseOptions(pageshot.QueryOptions(q), pageshot.Limits{})
+					res, err := local.Capture(ctx, &pageshot.CaptureRequest{Raw: pageshot.QueryOptions(q)})
 					if err != nil {
 						return nil, err
 					}
-					return pool.Render(ctx, opts)
+					return res.Capture, nil
 				}
 			}
 			results := runBatch(cmd.Context(), lines, base, capture, outDir, concurrency, stderr)

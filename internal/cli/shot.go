@@ -172,10 +172,11 @@ func shoot(ctx context.Context, cfg app.Config, opts *pageshot.Options, out stri
 		return err
 	}
 	defer pool.Stop(context.Background())
-	c, err := pool.Render(ctx, opts)
+	res, err := pool.Capturer(cfg.Limits).Capture(ctx, &pageshot.CaptureRequest{Options: opts})
 	if err != nil {
 		return err
 	}
+	c := res.Capture
 	if err := os.WriteFile(out, c.Data, 0o644); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}

@@ -9,23 +9,22 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
-	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
 const callerKey ctxKey = 1
 
 // caller returns the authenticated caller of r, nil when the server runs
 // without tenancy.
-func caller(ctx context.Context) *tenancy.Caller {
-	c, _ := ctx.Value(callerKey).(*tenancy.Caller)
+func caller(ctx context.Context) *pageshot.Caller {
+	c, _ := ctx.Value(callerKey).(*pageshot.Caller)
 	return c
 }
 
 // credentials reads what r presents: Authorization: Bearer, X-API-Key, or
 // on GET access_key, in that order; a GET with a signature parameter is a
 // signed URL.
-func credentials(r *http.Request) tenancy.Credentials {
-	c := tenancy.Credentials{IP: clientIP(r)}
+func credentials(r *http.Request) pageshot.Credentials {
+	c := pageshot.Credentials{IP: clientIP(r)}
 	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
 		c.Key = strings.TrimSpace(token)
 	}
@@ -126,7 +125,7 @@ func setRateHeaders(h http.Header, st pageshot.RateState) {
 
 // setQuotaHeaders reports q; an unlimited plan has no X-Quota-Limit or
 // X-Quota-Remaining.
-func setQuotaHeaders(h http.Header, q tenancy.Quota) {
+func setQuotaHeaders(h http.Header, q pageshot.Quota) {
 	if q.Limit > 0 {
 		h.Set("X-Quota-Limit", strconv.FormatInt(q.Limit, 10))
 		h.Set("X-Quota-Remaining", strconv.FormatInt(q.Remaining(), 10))
@@ -177,6 +176,6 @@ func (s *Server) usage(w http.ResponseWriter, r *http.Request) {
 		left := max(0, c.Plan.MonthlyQuota-u.Committed-u.Reserved)
 		out.Remaining = &left
 	}
-	setQuotaHeaders(w.Header(), tenancy.Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset})
+	setQuotaHeaders(w.Header(), pageshot.Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset})
 	writeJSON(w, http.StatusOK, out)
 }

@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/pageshot/pageshot"
-	"github.com/pageshot/pageshot/internal/jobs"
 )
 
 // maxJobBody bounds the body of POST /v1/jobs.
@@ -53,7 +52,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	req, err := jobs.DecodeRequest(body)
+	req, err := pageshot.DecodeJobRequest(body)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -70,7 +69,7 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeJob(w http.ResponseWriter, r *http.Request, status int, j *pageshot.Job) {
 	base := s.baseURL(r)
 	w.Header().Set("Location", base+"/v1/jobs/"+j.ID)
-	writeJSON(w, status, jobs.View(j, base))
+	writeJSON(w, status, j.View(base))
 }
 
 // getJob serves GET /v1/jobs/{id}.
@@ -163,7 +162,7 @@ func (s *Server) asyncCapture(w http.ResponseWriter, r *http.Request, raw pagesh
 	}
 	b, _ := json.Marshal(item)
 	c := caller(r.Context())
-	j, err := s.cfg.Jobs.Submit(r.Context(), c.Key, c.Plan, &jobs.Request{Items: []json.RawMessage{b}, WebhookURL: o.WebhookURL})
+	j, err := s.cfg.Jobs.Submit(r.Context(), c.Key, c.Plan, &pageshot.JobRequest{Items: []json.RawMessage{b}, WebhookURL: o.WebhookURL})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/capture"
 )
 
 // failing is a Renderer that fails with a fixed error: it drives the error
@@ -56,7 +57,7 @@ func TestWriteError(t *testing.T) {
 			}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := New(Config{Renderer: failing{c.err}})
+			s := New(Config{Capturer: capture.New(capture.Config{Renderer: failing{c.err}})})
 			rec := httptest.NewRecorder()
 			s.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/v1/screenshot", strings.NewReader(`{"html":"<p>x</p>"}`)))
 			if rec.Code != c.status || rec.Header().Get("Content-Type") != "application/problem+json" {

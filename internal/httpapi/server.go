@@ -13,26 +13,23 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
-	"github.com/pageshot/pageshot/internal/jobs"
-	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
-// Config configures a Server. Renderer is required.
+// Config configures a Server. Capturer is required.
 type Config struct {
-	Renderer pageshot.Renderer
-	Limits   pageshot.Limits
-	// Tenancy authenticates /v1 requests and applies plans, limits and
-	// quota. Nil serves every request without a key.
-	Tenancy *tenancy.Gate
+	// Capturer makes the captures of /v1/screenshot.
+	Capturer pageshot.Capturer
+	// Limits are the server's option limits; the body of a capture is
+	// read up to MaxHTMLBytes and a margin.
+	Limits pageshot.Limits
+	// Tenancy authenticates /v1 requests and reports plans and usage. Nil
+	// serves every request without a key.
+	Tenancy Gate
 	// Jobs runs async jobs; nil answers their routes not_found.
-	Jobs *jobs.Service
-	// Blobs keeps stored and cached captures; Cache indexes the cached
-	// ones. Nil refuses store and cache.
+	Jobs Jobs
+	// Blobs keeps stored and cached captures, served at /v1/objects and
+	// linked from answers.
 	Blobs pageshot.BlobStore
-	Cache pageshot.CacheStore
-	// ChargeCacheHits charges a capture served from the cache like one
-	// made. Defaults to false: hits are free.
-	ChargeCacheHits bool
 	// BaseURL is the server's address as clients reach it, for links in
 	// answers. Empty derives it from each request's Host.
 	BaseURL string
@@ -44,6 +41,27 @@ type Config struct {
 	// OpenAPI is the API description served at /openapi.json, as JSON.
 	OpenAPI []byte
 	Logger  *slog.Logger
+}
+
+// Gate authenticates requests (tenancy.Gate).
+type Gate interface {
+	// Authenticate checks creds for scope and counts the request against
+	// the key's (or, failing that, the address's) rate; see tenancy.Gate.
+	Authenticate(ctx context.Context, creds pageshot.Credentials, scope pageshot.Scope) (*pageshot.Caller, pageshot.RateState, error)
+	// PeekIP reads an address's rate state without counting a request.
+	PeekIP(ctx context.Context, ip string) pageshot.RateState
+	// Quota and Usage read the caller's quota and usage this period.
+	Quota(ctx context.Context, c *pageshot.Caller) (pageshot.Quota, error)
+	Usage(ctx context.Context, c *pageshot.Caller) (u pageshot.Usage, period string, reset time.Time, err error)
+}
+
+// Jobs submits and reads async jobs (jobs.Service). Jobs of another key
+// are not_found.
+type Jobs interface {
+	Submit(ctx context.Context, key *pageshot.APIKey, plan pageshot.Plan, r *pageshot.JobRequest) (*pageshot.Job, error)
+	Job(ctx context.Context, key *pageshot.APIKey, id string) (*pageshot.Job, error)
+	Cancel(ctx context.Context, key *pageshot.APIKey, id string) (*pageshot.Job, error)
+	Artifact(ctx context.Context, key *pageshot.APIKey, id string, n int) (data []byte, contentType string, err error)
 }
 
 // Gauges are the render pool's and the job runner's readings exported as

@@ -65,8 +65,8 @@ func (w *captureWorker) Work(ctx context.Context, job *river.Job[captureArgs]) e
 	if err := key.Usable(time.Now()); err != nil {
 		return s.finish(ctx, j, item, failure(err))
 	}
-	plan := s.cfg.Plan(key.Plan)
-	result, links, err := s.capture(ctx, j, item, key, plan)
+	c := &pageshot.Caller{Key: key, Plan: s.cfg.Plan(key.Plan)}
+	result, links, err := s.capture(ctx, j, item, c)
 	if err != nil {
 		e := pageshot.AsError(err)
 		if e.Retryable() && job.Attempt < s.cfg.MaxAttempts && ctx.Err() == nil {
@@ -84,46 +84,32 @@ func (w *captureWorker) Work(ctx context.Context, job *river.Job[captureArgs]) e
 	return s.finish(ctx, j, item, result)
 }
 
-// capture renders the item and stores the artifact.
-func (s *Service) capture(ctx context.Context, j *pageshot.Job, item pageshot.JobItem, key *pageshot.APIKey, plan pageshot.Plan) (pageshot.ItemResult, []string, error) {
+// capture captures the item for c through the capture service, which
+// takes the key's concurrency slot (waiting for it) and stores the
+// artifact; the item's quota unit was reserved with the job.
+func (s *Service) capture(ctx context.Context, j *pageshot.Job, item pageshot.JobItem, c *pageshot.Caller) (pageshot.ItemResult, []string, error) {
 	raw, err := pageshot.DecodeJSONOptions(bytes.NewReader(item.Options))
 	if err != nil {
 		return pageshot.ItemResult{}, nil, err
 	}
-	lim := s.cfg.Limits
-	if plan.MaxTimeout > 0 {
-		lim.MaxTimeout = plan.MaxTimeout
-	}
-	opts, err := pageshot.ParseOptions(raw, lim)
+	// The format decides the artifact's name, so the options are parsed
+	// here, for the caller, exactly as the service would.
+	opts, err := pageshot.ParseOptions(raw, c.Limits(s.cfg.Limits))
 	if err != nil {
 		return pageshot.ItemResult{}, nil, err
 	}
-	if opts.URL != "" {
-		if err := key.CheckURL(opts.URL); err != nil {
-			return pageshot.ItemResult{}, nil, err
-		}
-		if len(key.URLBlock) > 0 || len(key.URLAllow) > 0 {
-			opts.URLCheck = key.CheckURL // every redirect too
-		}
-	}
-	opts.CollectLinks = j.Kind == pageshot.JobCrawl
-	c, err := s.cfg.Renderer.Render(ctx, opts)
+	res, err := s.cfg.Capturer.Capture(ctx, &pageshot.CaptureRequest{
+		Caller: c, Raw: raw, Wait: true, Prepaid: true,
+		ArtifactKey:  ArtifactKey(j.ID, item.Index, opts.Format),
+		CollectLinks: j.Kind == pageshot.JobCrawl,
+	})
 	if err != nil {
-		return pageshot.ItemResult{}, nil, err
-	}
-	if c.FinalURL != "" {
-		if err := key.CheckURL(c.FinalURL); err != nil {
-			return pageshot.ItemResult{}, nil, err
-		}
-	}
-	blobKey := ArtifactKey(j.ID, item.Index, c.Format)
-	if err := s.cfg.Blobs.Put(ctx, blobKey, c.Data, c.Format.ContentType()); err != nil {
 		return pageshot.ItemResult{}, nil, err
 	}
 	return pageshot.ItemResult{
-		Status: pageshot.ItemSucceeded, ReturnedStatusCode: c.ReturnedStatusCode,
-		ArtifactKey: blobKey, Format: c.Format,
-	}, c.Links, nil
+		Status: pageshot.ItemSucceeded, ReturnedStatusCode: res.Capture.ReturnedStatusCode,
+		ArtifactKey: res.BlobKey, Format: res.Capture.Format,
+	}, res.Capture.Links, nil
 }
 
 // ArtifactKey is the blob key of an item's capture.

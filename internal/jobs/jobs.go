@@ -26,16 +26,18 @@ import (
 // Store is what the jobs need of pageshot's store.
 type Store interface {
 	pageshot.JobStore
-	pageshot.UsageStore
 	pageshot.KeyStore
 }
 
-// Config configures a Service. Store, Renderer, Blobs, Guard and Plan are
+// Config configures a Service. Store, Capturer, Blobs, Guard and Plan are
 // required.
 type Config struct {
-	Store    Store
-	Renderer pageshot.Renderer
-	Blobs    pageshot.BlobStore
+	Store Store
+	// Capturer captures the items: an item is one capture of the job's
+	// key, through the same service as a synchronous capture.
+	Capturer pageshot.Capturer
+	// Blobs holds the artifacts the Capturer stores.
+	Blobs pageshot.BlobStore
 	// Guard checks crawl links and webhook URLs against the egress policy.
 	Guard pageshot.URLGuard
 	// Webhooks sends webhook requests; it must connect through the egress
@@ -45,7 +47,9 @@ type Config struct {
 	// links, such as http://127.0.0.1:8080.
 	BaseURL string
 	// Plan returns the named plan, or the default plan.
-	Plan   func(name string) pageshot.Plan
+	Plan func(name string) pageshot.Plan
+	// Limits are the server's option limits (a plan narrows the timeout),
+	// for checking items at submission.
 	Limits pageshot.Limits
 	// Workers is the number of items captured at once. Defaults to 2.
 	Workers int

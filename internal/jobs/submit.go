@@ -16,49 +16,23 @@ import (
 	"github.com/pageshot/pageshot"
 )
 
-// Request is the body of POST /v1/jobs: a batch (Items, with Defaults) or
-// a crawl.
-type Request struct {
-	Items      []json.RawMessage `json:"items"`
-	Defaults   json.RawMessage   `json:"defaults"`
-	Crawl      *pageshot.Crawl   `json:"crawl"`
-	WebhookURL string            `json:"webhook_url"`
-}
-
 // Limits of a job.
 const (
-	MaxItems        = 1000
-	DefaultMaxPages = 10
-	DefaultMaxDepth = 2
-	MaxDepth        = 10
+	MaxItems = 1000
+	MaxDepth = 10
 )
 
 // itemOptions are options that belong to a single synchronous capture and
 // make no sense on a job item.
 var itemOptions = []string{"async", "webhook_url", "response_type", "cache", "cache_ttl", "store"}
 
-// DecodeRequest reads a job request, reporting every problem at once as an
-// invalid_request.
-func DecodeRequest(body []byte) (*Request, error) {
-	var r Request
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return nil, pageshot.InvalidRequest([]pageshot.FieldError{{Field: "", Message: "The body is not a job: " + err.Error()}})
-	}
-	return &r, nil
-}
-
 // Submit checks r for caller's key and plan, stores the job and queues its
 // items. Errors: invalid_request listing every problem, quota_exceeded
 // when the job needs more captures than the key has left this month.
-func (s *Service) Submit(ctx context.Context, key *pageshot.APIKey, plan pageshot.Plan, r *Request) (*pageshot.Job, error) {
+func (s *Service) Submit(ctx context.Context, key *pageshot.APIKey, plan pageshot.Plan, r *pageshot.JobRequest) (*pageshot.Job, error) {
 	var problems []pageshot.FieldError
 	add := func(field, msg string) { problems = append(problems, pageshot.FieldError{Field: field, Message: msg}) }
-	lim := s.cfg.Limits
-	if plan.MaxTimeout > 0 {
-		lim.MaxTimeout = plan.MaxTimeout
-	}
+	lim := (&pageshot.Caller{Key: key, Plan: plan}).Limits(s.cfg.Limits)
 	defaults := map[string]json.RawMessage{}
 	if len(r.Defaults) > 0 && string(r.Defaults) != "null" {
 		if err := json.Unmarshal(r.Defaults, &defaults); err != nil {
@@ -89,9 +63,6 @@ func (s *Service) Submit(ctx context.Context, key *pageshot.APIKey, plan pagesho
 	case r.Crawl != nil:
 		c := r.Crawl
 		j.Kind, j.Crawl = pageshot.JobCrawl, c
-		if c.MaxPages == 0 {
-			c.MaxPages = DefaultMaxPages
-		}
 		if c.MaxPages < 1 || c.MaxPages > MaxItems {
 			add("crawl.max_pages", fmt.Sprintf("Must be between 1 and %d.", MaxItems))
 		}
@@ -248,60 +219,4 @@ func (s *Service) Artifact(ctx context.Context, key *pageshot.APIKey, id string,
 		return nil, "", pageshot.Errorf(pageshot.CodeNotFound, "Item %d of job %s has no artifact.", n, id)
 	}
 	return s.cfg.Blobs.Get(ctx, j.Items[n].ArtifactKey)
-}
-
-// JobView is a job as the API shows it.
-type JobView struct {
-	ID         string     `json:"id"`
-	Kind       string     `json:"kind"`
-	Status     string     `json:"status"`
-	Total      int        `json:"total"`
-	Succeeded  int        `json:"succeeded"`
-	Failed     int        `json:"failed"`
-	WebhookURL string     `json:"webhook_url,omitempty"`
-	CreatedAt  int64      `json:"created_at"`
-	FinishedAt *int64     `json:"finished_at"`
-	Items      []ItemView `json:"items"`
-}
-
-// ItemView is a job item as the API shows it.
-type ItemView struct {
-	Index              int     `json:"index"`
-	URL                string  `json:"url"`
-	Status             string  `json:"status"`
-	ErrorCode          *string `json:"error_code"`
-	ErrorMessage       *string `json:"error_message"`
-	ReturnedStatusCode *int    `json:"returned_status_code"`
-	ArtifactURL        *string `json:"artifact_url"`
-}
-
-// View returns j as the API shows it; base is the server's URL, for the
-// artifact links.
-func View(j *pageshot.Job, base string) JobView {
-	total, ok, failed := j.Counts()
-	v := JobView{
-		ID: j.ID, Kind: j.Kind, Status: string(j.Status), Total: total, Succeeded: ok, Failed: failed,
-		WebhookURL: j.WebhookURL, CreatedAt: j.CreatedAt.Unix(), Items: make([]ItemView, len(j.Items)),
-	}
-	if !j.FinishedAt.IsZero() {
-		t := j.FinishedAt.Unix()
-		v.FinishedAt = &t
-	}
-	for i, it := range j.Items {
-		iv := ItemView{Index: it.Index, URL: it.URL, Status: string(it.Status)}
-		if it.ErrorCode != "" {
-			code, msg := string(it.ErrorCode), it.ErrorMessage
-			iv.ErrorCode, iv.ErrorMessage = &code, &msg
-		}
-		if it.ReturnedStatusCode != 0 {
-			rs := it.ReturnedStatusCode
-			iv.ReturnedStatusCode = &rs
-		}
-		if it.ArtifactKey != "" {
-			u := base + "/v1/jobs/" + j.ID + "/items/" + strconv.Itoa(it.Index) + "/artifact"
-			iv.ArtifactURL = &u
-		}
-		v.Items[i] = iv
-	}
-	return v
 }

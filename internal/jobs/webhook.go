@@ -32,9 +32,9 @@ func (webhookArgs) InsertOpts() river.InsertOpts {
 
 // Event is the body of a webhook delivery.
 type Event struct {
-	Type      string  `json:"type"` // "job.completed" or "job.canceled"
-	Timestamp string  `json:"timestamp"`
-	Data      JobView `json:"data"`
+	Type      string           `json:"type"` // "job.completed" or "job.canceled"
+	Timestamp string           `json:"timestamp"`
+	Data      pageshot.JobView `json:"data"`
 }
 
 // announce queues the webhook of j, when it has one.
@@ -75,7 +75,7 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 		typ = "job.canceled"
 	}
 	now := time.Now()
-	body, err := json.Marshal(Event{Type: typ, Timestamp: now.UTC().Format(time.RFC3339), Data: View(j, s.cfg.BaseURL)})
+	body, err := json.Marshal(Event{Type: typ, Timestamp: now.UTC().Format(time.RFC3339), Data: j.View(s.cfg.BaseURL)})
 	if err != nil {
 		return err
 	}

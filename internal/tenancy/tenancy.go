@@ -1,16 +1,15 @@
-// Package tenancy decides who may call the API and how much: it
-// authenticates API keys and signed URLs, applies the key's scopes, rate
-// and concurrency limits, and reserves, commits and refunds quota. It works
-// through the domain's interfaces (KeyStore, UsageStore, RateLimiter,
-// ConcurrencyLimiter), so the same rules hold on SQLite or PostgreSQL, in
-// process or on Redis.
+// Package tenancy decides who may call the API: it authenticates API keys
+// and signed URLs, applies the key's scopes and rate limit, and reports
+// plans and usage. (What a capture costs, its concurrency slot and quota
+// unit, is the capture service's.) It works through the domain's
+// interfaces (KeyStore, UsageStore, RateLimiter), so the same rules hold on
+// SQLite or PostgreSQL, in process or on Redis.
 package tenancy
 
 import (
 	"cmp"
 	"context"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -18,24 +17,16 @@ import (
 	"github.com/pageshot/pageshot"
 )
 
-// Config configures a Gate. Keys, Usage, Rate and Concurrency are required.
+// Config configures a Gate. Keys, Usage and Rate are required.
 type Config struct {
-	Keys        pageshot.KeyStore
-	Usage       pageshot.UsageStore
-	Rate        pageshot.RateLimiter
-	Concurrency pageshot.ConcurrencyLimiter
+	Keys  pageshot.KeyStore
+	Usage pageshot.UsageStore
+	Rate  pageshot.RateLimiter
 	// Plans by name. The default plan is added when missing.
 	Plans map[string]pageshot.Plan
 	// IPRatePerMinute bounds requests without a valid key per client
 	// address. Defaults to 60.
 	IPRatePerMinute int
-	// ReservationTTL is how long a quota reservation holds when neither
-	// committed nor refunded (the process died mid-capture). Defaults to
-	// 15 minutes; it must exceed the longest capture.
-	ReservationTTL time.Duration
-	// ConcurrencyRetryAfter is the Retry-After of concurrency_limited.
-	// Defaults to 1 s.
-	ConcurrencyRetryAfter time.Duration
 	// Now replaces time.Now, for tests.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -50,8 +41,6 @@ type Gate struct {
 // New returns a Gate.
 func New(cfg Config) *Gate {
 	cfg.IPRatePerMinute = cmp.Or(cfg.IPRatePerMinute, 60)
-	cfg.ReservationTTL = cmp.Or(cfg.ReservationTTL, 15*time.Minute)
-	cfg.ConcurrencyRetryAfter = cmp.Or(cfg.ConcurrencyRetryAfter, time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -74,25 +63,6 @@ func (g *Gate) Plan(name string) (pageshot.Plan, bool) {
 	return p, ok
 }
 
-// Credentials are what a request presents.
-type Credentials struct {
-	// Key is the key as sent: "ID.SECRET" in a header or access_key, or
-	// only the id in a signed URL.
-	Key string
-	// Signed holds the query of a signed GET URL (one that has a signature
-	// parameter); nil otherwise.
-	Signed url.Values
-	// IP is the client's address, for the limit on requests without a
-	// valid key.
-	IP string
-}
-
-// Caller is an authenticated key with its plan.
-type Caller struct {
-	Key  *pageshot.APIKey
-	Plan pageshot.Plan
-}
-
 // Authenticate checks creds, counts the request against the key's rate
 // limit and checks that the key has scope. It always returns the rate
 // state to report in headers: the key's once the key is known, else the
@@ -100,7 +70,7 @@ type Caller struct {
 // with rate_limited and insufficient_scope. Errors are *pageshot.Error: missing_api_key,
 // invalid_api_key, api_key_revoked, api_key_expired, signature_required,
 // invalid_signature, rate_limited, insufficient_scope; or a store failure.
-func (g *Gate) Authenticate(ctx context.Context, creds Credentials, scope pageshot.Scope) (*Caller, pageshot.RateState, error) {
+func (g *Gate) Authenticate(ctx context.Context, creds pageshot.Credentials, scope pageshot.Scope) (*pageshot.Caller, pageshot.RateState, error) {
 	k, err := g.check(ctx, creds)
 	if err != nil {
 		if pageshot.ErrorCode(err) == pageshot.CodeInternal {
@@ -117,7 +87,7 @@ func (g *Gate) Authenticate(ctx context.Context, creds Credentials, scope pagesh
 		}
 		return nil, st, err
 	}
-	c := &Caller{Key: k, Plan: g.planOf(k)}
+	c := &pageshot.Caller{Key: k, Plan: g.planOf(k)}
 	st, err := g.cfg.Rate.Allow(ctx, "key:"+k.ID, c.Plan.RatePerMinute)
 	if err != nil {
 		return c, st, err
@@ -145,7 +115,7 @@ func rateLimited(st pageshot.RateState, msg string) *pageshot.Error {
 }
 
 // check authenticates creds and returns the key.
-func (g *Gate) check(ctx context.Context, creds Credentials) (*pageshot.APIKey, error) {
+func (g *Gate) check(ctx context.Context, creds pageshot.Credentials) (*pageshot.APIKey, error) {
 	if creds.Key == "" {
 		if creds.Signed != nil {
 			return nil, pageshot.Errorf(pageshot.CodeMissingAPIKey, "A signed URL needs access_key set to the key's id.")
@@ -201,87 +171,19 @@ func (g *Gate) planOf(k *pageshot.APIKey) pageshot.Plan {
 	return g.cfg.Plans[pageshot.DefaultPlanName]
 }
 
-// Quota is a key's quota in the current period.
-type Quota struct {
-	Limit int64 // 0: unlimited
-	Used  int64 // committed plus in flight
-	Reset time.Time
-}
-
-// Remaining returns what is left of q, at least 0.
-func (q Quota) Remaining() int64 { return max(0, q.Limit-q.Used) }
-
 // Quota returns c's quota in the current period.
-func (g *Gate) Quota(ctx context.Context, c *Caller) (Quota, error) {
+func (g *Gate) Quota(ctx context.Context, c *pageshot.Caller) (pageshot.Quota, error) {
 	period, reset := pageshot.Period(g.cfg.Now())
 	u, err := g.cfg.Usage.Usage(ctx, c.Key.ID, period)
 	if err != nil {
-		return Quota{}, err
+		return pageshot.Quota{}, err
 	}
-	return Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset}, nil
+	return pageshot.Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset}, nil
 }
 
 // Usage returns c's usage in the current period.
-func (g *Gate) Usage(ctx context.Context, c *Caller) (pageshot.Usage, string, time.Time, error) {
+func (g *Gate) Usage(ctx context.Context, c *pageshot.Caller) (pageshot.Usage, string, time.Time, error) {
 	period, reset := pageshot.Period(g.cfg.Now())
 	u, err := g.cfg.Usage.Usage(ctx, c.Key.ID, period)
 	return u, period, reset, err
-}
-
-// Admission is a capture let in: it holds a concurrency slot and a quota
-// unit until Finish.
-type Admission struct {
-	g           *Gate
-	reservation string
-	release     func()
-	// Quota is the quota with this capture counted.
-	Quota Quota
-}
-
-// Admit lets a capture of c in: it takes one of the key's concurrency
-// slots, then reserves a quota unit. Errors are concurrency_limited (with
-// RetryAfter) and quota_exceeded (with Plan, Limit, Used and ResetAt), or
-// a store failure.
-func (g *Gate) Admit(ctx context.Context, c *Caller) (*Admission, error) {
-	release, ok, err := g.cfg.Concurrency.Acquire(ctx, "key:"+c.Key.ID, c.Plan.MaxConcurrency)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		e := pageshot.Errorf(pageshot.CodeConcurrencyLimited, "The key's plan allows %d captures at once.", c.Plan.MaxConcurrency)
-		e.RetryAfter = g.cfg.ConcurrencyRetryAfter
-		return nil, e
-	}
-	period, reset := pageshot.Period(g.cfg.Now())
-	id, u, ok, err := g.cfg.Usage.Reserve(ctx, c.Key.ID, period, c.Plan.MonthlyQuota, g.cfg.ReservationTTL)
-	if err != nil || !ok {
-		release()
-		if err != nil {
-			return nil, err
-		}
-		return nil, pageshot.QuotaExceeded(c.Plan, u.Committed+u.Reserved, reset)
-	}
-	return &Admission{
-		g: g, reservation: id, release: release,
-		Quota: Quota{Limit: c.Plan.MonthlyQuota, Used: u.Committed + u.Reserved, Reset: reset},
-	}, nil
-}
-
-// Finish ends the capture: a success is charged, anything else refunded.
-// It frees the concurrency slot either way and ignores ctx's cancellation,
-// so a client that goes away cannot leave a unit reserved. Safe to call
-// once only.
-func (a *Admission) Finish(ctx context.Context, success bool) {
-	defer a.release()
-	ctx = context.WithoutCancel(ctx)
-	if success {
-		if err := a.g.cfg.Usage.Commit(ctx, a.reservation); err != nil {
-			a.g.log.Error("commit usage", "err", err)
-		}
-		return
-	}
-	a.Quota.Used--
-	if err := a.g.cfg.Usage.Refund(ctx, a.reservation); err != nil {
-		a.g.log.Error("refund usage", "err", err)
-	}
 }

@@ -70,7 +70,7 @@ func newFixture(t testing.TB, plan pageshot.Plan, now func() time.Time) *fixture
 		t.Fatal(err)
 	}
 	gate := tenancy.New(tenancy.Config{
-		Keys: store, Usage: store, Rate: limit.NewRate(now), Concurrency: limit.NewConcurrency(),
+		Keys: store, Usage: store, Rate: limit.NewRate(now),
 		Plans: map[string]pageshot.Plan{"p": plan}, IPRatePerMinute: 2, Now: now,
 		Logger: slog.New(slog.DiscardHandler),
 	})
@@ -82,7 +82,7 @@ func TestAuthenticate(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	f := newFixture(t, pageshot.Plan{MonthlyQuota: 2, RatePerMinute: 100, MaxConcurrency: 1}, func() time.Time { return now })
 
-	c, st, err := f.gate.Authenticate(ctx, tenancy.Credentials{Key: f.token, IP: "192.0.2.1"}, pageshot.ScopeScreenshot)
+	c, st, err := f.gate.Authenticate(ctx, pageshot.Credentials{Key: f.token, IP: "192.0.2.1"}, pageshot.ScopeScreenshot)
 	if err != nil || c.Key.ID != f.key.ID || c.Plan.MonthlyQuota != 2 || st.Limit != 100 || st.Remaining != 99 {
 		t.Fatalf("valid key: %v %+v %v", c, st, err)
 	}
@@ -90,45 +90,23 @@ func TestAuthenticate(t *testing.T) {
 	// Signed: the id and a signature; a secret is not needed.
 	q := url.Values{"url": {"https://example.com/"}, "expires": {strconv.FormatInt(now.Add(time.Minute).Unix(), 10)}}
 	q.Set("signature", pageshot.Sign(f.key.SigningSecret, q))
-	if _, _, err := f.gate.Authenticate(ctx, tenancy.Credentials{Key: f.key.ID, Signed: q, IP: "192.0.2.1"}, pageshot.ScopeScreenshot); err != nil {
+	if _, _, err := f.gate.Authenticate(ctx, pageshot.Credentials{Key: f.key.ID, Signed: q, IP: "192.0.2.1"}, pageshot.ScopeScreenshot); err != nil {
 		t.Errorf("signed: %v", err)
 	}
 	q.Set("url", "https://example.org/")
-	if _, _, err := f.gate.Authenticate(ctx, tenancy.Credentials{Key: f.key.ID, Signed: q, IP: "192.0.2.1"}, pageshot.ScopeScreenshot); pageshot.ErrorCode(err) != pageshot.CodeInvalidSignature {
+	if _, _, err := f.gate.Authenticate(ctx, pageshot.Credentials{Key: f.key.ID, Signed: q, IP: "192.0.2.1"}, pageshot.ScopeScreenshot); pageshot.ErrorCode(err) != pageshot.CodeInvalidSignature {
 		t.Errorf("altered: %v", err)
 	}
 
 	// Failed attempts spend the address's budget of 2, then rate_limited.
 	for i, want := range []pageshot.Code{pageshot.CodeInvalidAPIKey, pageshot.CodeInvalidAPIKey, pageshot.CodeRateLimited} {
-		_, st, err := f.gate.Authenticate(ctx, tenancy.Credentials{Key: f.key.ID + ".nope", IP: "192.0.2.9"}, pageshot.ScopeScreenshot)
+		_, st, err := f.gate.Authenticate(ctx, pageshot.Credentials{Key: f.key.ID + ".nope", IP: "192.0.2.9"}, pageshot.ScopeScreenshot)
 		if pageshot.ErrorCode(err) != want || st.Limit != 2 {
 			t.Errorf("attempt %d: %v %+v, want %s", i, err, st, want)
 		}
 	}
 
-	// Admission: one at a time, two a month, failures refunded.
-	a, err := f.gate.Admit(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.gate.Admit(ctx, c); pageshot.ErrorCode(err) != pageshot.CodeConcurrencyLimited {
-		t.Errorf("second at once: %v", err)
-	}
-	a.Finish(ctx, false)
-	for range 2 {
-		a, err := f.gate.Admit(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a.Finish(ctx, true)
-	}
-	_, err = f.gate.Admit(ctx, c)
-	e := pageshot.AsError(err)
-	_, reset := pageshot.Period(now)
-	if e == nil || e.Code != pageshot.CodeQuotaExceeded || e.Limit != 2 || e.Used != 2 || !e.ResetAt.Equal(reset) {
-		t.Errorf("third capture: %+v", e)
-	}
-	if q, _ := f.gate.Quota(ctx, c); q.Used != 2 || q.Remaining() != 0 {
+	if q, _ := f.gate.Quota(ctx, c); q.Used != 0 || q.Remaining() != 2 {
 		t.Errorf("quota %+v", q)
 	}
 }
@@ -139,7 +117,7 @@ func TestAuthenticate(t *testing.T) {
 func BenchmarkAuthenticate(b *testing.B) {
 	f := newFixture(b, pageshot.Plan{RatePerMinute: 1 << 30}, nil)
 	ctx := context.Background()
-	creds := tenancy.Credentials{Key: f.token, IP: "192.0.2.1"}
+	creds := pageshot.Credentials{Key: f.token, IP: "192.0.2.1"}
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, _, err := f.gate.Authenticate(ctx, creds, pageshot.ScopeScreenshot); err != nil {
@@ -161,31 +139,12 @@ func BenchmarkKeyLookup(b *testing.B) {
 	}
 }
 
-// BenchmarkAdmit measures what a capture pays on top: a concurrency slot,
-// a quota unit reserved and committed (two SQLite write transactions).
-func BenchmarkAdmit(b *testing.B) {
-	f := newFixture(b, pageshot.Plan{}, nil)
-	ctx := context.Background()
-	c, _, err := f.gate.Authenticate(ctx, tenancy.Credentials{Key: f.token}, pageshot.ScopeScreenshot)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		a, err := f.gate.Admit(ctx, c)
-		if err != nil {
-			b.Fatal(err)
-		}
-		a.Finish(ctx, true)
-	}
-}
-
 // BenchmarkRejectIP measures an answer to a request with a wrong key once
 // the address's budget is spent.
 func BenchmarkRejectIP(b *testing.B) {
 	f := newFixture(b, pageshot.Plan{}, nil)
 	ctx := context.Background()
-	creds := tenancy.Credentials{Key: "key_nope.nope", IP: "192.0.2.1"}
+	creds := pageshot.Credentials{Key: "key_nope.nope", IP: "192.0.2.1"}
 	b.ReportAllocs()
 	for b.Loop() {
 		f.gate.Authenticate(ctx, creds, pageshot.ScopeScreenshot)
