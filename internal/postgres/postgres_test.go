@@ -22,3 +22,11 @@ func open(t testing.TB, url string) *postgres.Store {
 func TestConformance(t *testing.T) {
 	storetest.Exercise(t, func(t *testing.T) storetest.Store { return open(t, pgtest.URL(t)) })
 }
+
+// TestNodes: two Stores, as two nodes hold them, on one database.
+func TestNodes(t *testing.T) {
+	storetest.ExerciseNodes(t, func(t *testing.T) (storetest.Store, storetest.Store) {
+		url := pgtest.URL(t)
+		return open(t, url), open(t, url)
+	})
+}
