@@ -14,7 +14,7 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0 // indirect
+require github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
@@ -48,8 +48,8 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/remyoudompheng/bigfft v0.0.0-20230129092748-24d4a6f8daec // indirect
-	github.com/riverqueue/river v0.31.0 // indirect
-	github.com/riverqueue/river/riverdriver v0.31.0 // indirect
+	github.com/riverqueue/river v0.31.0
+	github.com/riverqueue/river/riverdriver v0.31.0
 	github.com/riverqueue/river/riverdriver/riversqlite v0.31.0
 	github.com/riverqueue/river/rivershared v0.31.0 // indirect
 	github.com/riverqueue/river/rivertype v0.31.0
