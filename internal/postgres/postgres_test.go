@@ -158,3 +158,46 @@ func TestCreateJobEnqueuesInRiver(t *testing.T) {
 		t.Errorf("%d River jobs after a refused create, want 2", n)
 	}
 }
+
+// TestFinishItemChargeFails: when the charge of a succeeded item fails, the
+// whole finishing transaction fails: the item stays running and nothing is
+// charged, so that its rerun ends it and charges it once. The item holds
+// no unit (its job reserved none), so FinishItem charges the key directly;
+// a trigger makes the ledger refuse that write.
+func TestFinishItemChargeFails(t *testing.T) {
+	ctx := context.Background()
+	s := open(t, pgtest.URL(t))
+	period, _ := pageshot.Period(time.Now())
+	j := &pageshot.Job{ID: "j", KeyID: "k", Kind: pageshot.JobBatch, CreatedAt: time.Now(),
+		Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{}`)}}}
+	if _, ok, err := s.CreateJob(ctx, j, pageshot.JobQuota{Period: period}, nil); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if ok, err := s.StartItem(ctx, "j", 0); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	// CreateJob made the (key, period) row; the charge is its update.
+	if _, err := s.Pool().Exec(ctx, `CREATE FUNCTION ledger_down() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'ledger unavailable'; END $$;
+		CREATE TRIGGER ledger_down BEFORE INSERT OR UPDATE ON usage FOR EACH ROW EXECUTE FUNCTION ledger_down()`); err != nil {
+		t.Fatal(err)
+	}
+	done, err := s.FinishItem(ctx, "j", 0, pageshot.ItemResult{Status: pageshot.ItemSucceeded, ArtifactKey: "a.png"})
+	if err == nil || done {
+		t.Errorf("FinishItem with a failing charge: done %v, err %v; want an error", done, err)
+	}
+	if it, err := s.Item(ctx, "j", 0); err != nil || it.Status != pageshot.ItemRunning || it.ArtifactKey != "" {
+		t.Errorf("the item after a failed charge: %+v %v; want it still running", it, err)
+	}
+	if u, err := s.Usage(ctx, "k", period); err != nil || u != (pageshot.Usage{}) {
+		t.Errorf("usage after a failed charge: %+v %v", u, err)
+	}
+	if _, err := s.Pool().Exec(ctx, `DROP TRIGGER ledger_down ON usage`); err != nil {
+		t.Fatal(err)
+	}
+	if done, err := s.FinishItem(ctx, "j", 0, pageshot.ItemResult{Status: pageshot.ItemSucceeded, ArtifactKey: "a.png"}); !done || err != nil {
+		t.Fatalf("rerun: done %v, err %v", done, err)
+	}
+	if u, _ := s.Usage(ctx, "k", period); u != (pageshot.Usage{Committed: 1}) {
+		t.Errorf("usage after the rerun: %+v, want 1 committed", u)
+	}
+}
