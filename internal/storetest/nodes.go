@@ -19,6 +19,56 @@ func ExerciseNodes(t *testing.T, open func(t *testing.T) (a, b Store)) {
 	t.Run("shared state", func(t *testing.T) { testSharedState(t, open) })
 	t.Run("quota across nodes", func(t *testing.T) { testQuotaAcrossNodes(t, open) })
 	t.Run("jobs across nodes", func(t *testing.T) { testJobsAcrossNodes(t, open) })
+	t.Run("cache puts across nodes", func(t *testing.T) { testCachePutsAcrossNodes(t, open) })
+}
+
+// testCachePutsAcrossNodes: nodes fill one cache key at once. Each put
+// names the blob it replaced, so every blob but the one left in the entry
+// is named exactly once (deleted once, none left behind), and only the
+// first put replaced nothing.
+func testCachePutsAcrossNodes(t *testing.T, open func(t *testing.T) (a, b Store)) {
+	ctx := context.Background()
+	a, b := open(t)
+	now := time.Now()
+	const puts = 30
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		replaced = map[string]int{}
+		errs     []error
+	)
+	for i := range puts {
+		s := a
+		if i%2 == 1 {
+			s = b
+		}
+		wg.Go(func() {
+			r, err := s.CachePut(ctx, &pageshot.CacheEntry{Key: "c", BlobKey: fmt.Sprintf("b%d", i), Format: pageshot.FormatPNG, CreatedAt: now, ExpiresAt: now.Add(time.Minute)})
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			replaced[r]++
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	e, err := a.CacheGet(ctx, "c", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaced[e.BlobKey]++ // the blob kept, counted once too
+	for i := range puts {
+		if n := replaced[fmt.Sprintf("b%d", i)]; n != 1 {
+			t.Errorf("blob b%d named %d times", i, n)
+		}
+	}
+	if replaced[""] != 1 || len(replaced) != puts+1 {
+		t.Errorf("replaced: %v", replaced)
+	}
 }
 
 func testSharedState(t *testing.T, open func(t *testing.T) (a, b Store)) {
