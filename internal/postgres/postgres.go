@@ -55,9 +55,17 @@ func Open(ctx context.Context, databaseURL string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
+	// The quota's exactness rests on each statement seeing what committed
+	// before it started (see queueReserve): READ COMMITTED, even where the
+	// server's or the database's default is stricter.
+	cfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect postgres: %w", err)
 	}
 	s := &Store{pool: pool}
 	if err := s.Migrate(ctx); err != nil {
@@ -291,13 +299,12 @@ type reservation struct {
 // one sent on a pgx.Tx). The outcome, with the new units counted when
 // they were reserved, is in the result once the batch has run.
 //
-// The first statement locks the (key, period) row of usage. In READ
+// With a limit, the statements first lock the (key, period) row of usage. In READ
 // COMMITTED each later statement takes its snapshot when it starts, after
 // the lock is held, so it sees every reservation and commit of the
 // transactions that held the lock before: the count cannot be stale and
-// two nodes can never both take the last unit. (Under a stricter
-// isolation a concurrent holder makes the lock fail with a serialization
-// error instead: still never an overshoot.)
+// two nodes can never both take the last unit. Open makes READ COMMITTED
+// the isolation of every connection, whatever the server's default.
 func queueReserve(b *pgx.Batch, keyID, period string, limit int64, ids []string, ttl time.Duration) *reservation {
 	res := new(reservation)
 	// Expired reservations no longer count; dropping them here keeps the
@@ -306,7 +313,11 @@ func queueReserve(b *pgx.Batch, keyID, period string, limit int64, ids []string,
 	b.Queue(`DELETE FROM usage_reservations WHERE id IN (SELECT id FROM usage_reservations
 		WHERE key_id = $1 AND period = $2 AND expires_at <= now() FOR UPDATE SKIP LOCKED)`, keyID, period)
 	b.Queue(`INSERT INTO usage (key_id, period) VALUES ($1, $2) ON CONFLICT (key_id, period) DO NOTHING`, keyID, period)
-	b.Queue(`SELECT 1 FROM usage WHERE key_id = $1 AND period = $2 FOR UPDATE`, keyID, period)
+	if limit > 0 {
+		// Without a limit there is nothing to overshoot, and reservations
+		// of the key need not wait for each other.
+		b.Queue(`SELECT 1 FROM usage WHERE key_id = $1 AND period = $2 FOR UPDATE`, keyID, period)
+	}
 	b.Queue(`WITH u AS (
 			SELECT committed, (SELECT count(*) FROM usage_reservations r WHERE r.key_id = $1 AND r.period = $2 AND r.expires_at > now()) AS reserved
 			FROM usage WHERE key_id = $1 AND period = $2),

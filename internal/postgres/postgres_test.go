@@ -41,6 +41,26 @@ func TestNodes(t *testing.T) {
 	})
 }
 
+// TestNodesUnderStricterDefault: the same on a database whose default
+// isolation is REPEATABLE READ, where a reservation's count would read the
+// snapshot taken before it waited for the lock; the store keeps to READ
+// COMMITTED and stays exact.
+func TestNodesUnderStricterDefault(t *testing.T) {
+	storetest.ExerciseNodes(t, func(t *testing.T) (storetest.Store, storetest.Store) {
+		url := pgtest.URL(t)
+		conn, err := pgx.Connect(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(context.Background())
+		if _, err := conn.Exec(context.Background(), `DO $$ BEGIN
+			EXECUTE format('ALTER DATABASE %I SET default_transaction_isolation = %L', current_database(), 'repeatable read'); END $$`); err != nil {
+			t.Fatal(err)
+		}
+		return open(t, url), open(t, url)
+	})
+}
+
 // TestMigrateConcurrently: processes starting at once on an empty
 // database all open it, and each migration is applied once.
 func TestMigrateConcurrently(t *testing.T) {
