@@ -337,22 +337,3 @@ func TestArtifact(t *testing.T) {
 		t.Errorf("a prepaid capture touched the ledger: %+v", u)
 	}
 }
-
-// BenchmarkAdmission measures what a capture pays around the browser on
-// SQLite: a concurrency slot, a quota unit reserved and committed (two
-// write transactions), with a renderer that answers at once.
-func BenchmarkAdmission(b *testing.B) {
-	f := newFixture(b, &renderer{}, pageshot.Limits{})
-	c := caller("k", pageshot.Plan{MaxConcurrency: 4})
-	opts, err := pageshot.ParseOptions(raw(b, `{"html":"<p>x</p>"}`), pageshot.Limits{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: c, Options: opts}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}

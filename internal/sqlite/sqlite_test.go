@@ -49,3 +49,19 @@ func TestTwoProcesses(t *testing.T) {
 		t.Errorf("the second handle sees %+v", u)
 	}
 }
+
+func TestNodes(t *testing.T) {
+	storetest.ExerciseNodes(t, func(t *testing.T) (storetest.Store, storetest.Store) {
+		path := filepath.Join(t.TempDir(), "pageshot.db")
+		var stores [2]storetest.Store
+		for i := range stores {
+			s, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { s.Close() })
+			stores[i] = s
+		}
+		return stores[0], stores[1]
+	})
+}

@@ -1,6 +1,7 @@
-// Package storetest is the conformance suite every pageshot store passes:
-// SQLite now, PostgreSQL when it comes. A store's tests call Exercise with
-// a function that opens a fresh, empty store.
+// Package storetest is the conformance suite every pageshot store passes
+// (SQLite and PostgreSQL). A store's tests call Exercise with a function
+// that opens a fresh, empty store, and ExerciseNodes with one that opens
+// two handles on one fresh store.
 package storetest
 
 import (
@@ -29,6 +30,8 @@ func Exercise(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("usage", func(t *testing.T) { testUsage(t, open(t)) })
 	t.Run("usage is never overshot", func(t *testing.T) { testConcurrentReserve(t, open(t)) })
 	t.Run("jobs", func(t *testing.T) { testJobs(t, open(t)) })
+	t.Run("job quota", func(t *testing.T) { testJobQuota(t, open(t)) })
+	t.Run("job quota is never overshot", func(t *testing.T) { testConcurrentJobQuota(t, open(t)) })
 	t.Run("cache", func(t *testing.T) { testCache(t, open(t)) })
 }
 

@@ -51,9 +51,15 @@ func TestCheckURL(t *testing.T) {
 
 type fixture struct {
 	gate  *tenancy.Gate
-	store *sqlite.Store
+	store store
 	key   *pageshot.APIKey
 	token string
+}
+
+// store is what the gate needs of a store.
+type store interface {
+	pageshot.KeyStore
+	pageshot.UsageStore
 }
 
 func newFixture(t testing.TB, plan pageshot.Plan, now func() time.Time) *fixture {
@@ -62,6 +68,11 @@ func newFixture(t testing.TB, plan pageshot.Plan, now func() time.Time) *fixture
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	return newFixtureOn(t, store, plan, now)
+}
+
+// newFixtureOn returns a gate on store with one key on plan.
+func newFixtureOn(t testing.TB, store store, plan pageshot.Plan, now func() time.Time) *fixture {
 	k, token, err := pageshot.NewKey("test", "p", pageshot.AllScopes(), time.Now())
 	if err != nil {
 		t.Fatal(err)
