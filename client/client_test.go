@@ -301,6 +301,17 @@ func TestQueryParsesAsTheBody(t *testing.T) {
 	if pageshot.CacheKey("k", fromQuery) != pageshot.CacheKey("k", fromBody) {
 		t.Errorf("query %v parses to\n %+v\nthe body to\n %+v", q, fromQuery, fromBody)
 	}
+	back, err := client.ParseQuery(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, o) {
+		t.Errorf("ParseQuery(Query(o)) =\n %+v, want\n %+v", back, o)
+	}
+	if _, err := client.ParseQuery(url.Values{"url": {"https://example.com/"}, "colour": {"red"}, "delay": {"soon"}}); err == nil ||
+		!strings.Contains(err.Error(), "colour: unknown option") || !strings.Contains(err.Error(), `delay: "soon"`) {
+		t.Errorf("ParseQuery of bad parameters: %v", err)
+	}
 	clip := &client.Options{URL: "https://example.com/", Clip: &client.Clip{X: 1, Y: 2.5, Width: 30, Height: 40}}
 	if q, _ := client.Query(clip); q.Get("clip_y") != "2.5" || q.Get("clip_width") != "30" || q.Has("clip") {
 		t.Errorf("clip as %v", q)

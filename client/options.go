@@ -3,9 +3,12 @@ package client
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
+	"reflect"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pageshot/pageshot"
 )
@@ -105,4 +108,96 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// ParseQuery reads options written as query parameters (the form Query
+// writes and GET /v1/screenshot takes) into Options. It checks only that
+// each parameter is an option and of its type; the server checks the rest.
+func ParseQuery(q url.Values) (*Options, error) {
+	types := map[string]reflect.Type{}
+	rt := reflect.TypeFor[Options]()
+	for i := range rt.NumField() {
+		name, _, _ := strings.Cut(rt.Field(i).Tag.Get("json"), ",")
+		types[name] = rt.Field(i).Type
+	}
+	obj := map[string]any{}
+	clip := map[string]float64{}
+	var problems []string
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		vs := q[name]
+		bad := func(v string) { problems = append(problems, fmt.Sprintf("%s: %q is not a valid value", name, v)) }
+		switch name {
+		case "clip_x", "clip_y", "clip_width", "clip_height":
+			f, err := strconv.ParseFloat(vs[0], 64)
+			if err != nil {
+				bad(vs[0])
+			}
+			clip[strings.TrimPrefix(name, "clip_")] = f
+			continue
+		case "headers":
+			h := map[string]string{}
+			for _, v := range vs {
+				k, val, ok := strings.Cut(v, ":")
+				if !ok {
+					bad(v)
+				}
+				h[strings.TrimSpace(k)] = strings.TrimSpace(val)
+			}
+			obj[name] = h
+			continue
+		case "cookies":
+			var cs []Cookie
+			for _, v := range vs {
+				k, val, ok := strings.Cut(v, "=")
+				if !ok {
+					bad(v)
+				}
+				cs = append(cs, Cookie{Name: k, Value: val})
+			}
+			obj[name] = cs
+			continue
+		}
+		t, ok := types[name]
+		if !ok {
+			problems = append(problems, name+": unknown option")
+			continue
+		}
+		if t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t.Kind() == reflect.Slice {
+			obj[name] = vs
+			continue
+		}
+		v := vs[len(vs)-1]
+		var err error
+		switch t.Kind() {
+		case reflect.Bool:
+			obj[name], err = strconv.ParseBool(v)
+		case reflect.Int:
+			obj[name], err = strconv.Atoi(v)
+		case reflect.Float64:
+			obj[name], err = strconv.ParseFloat(v, 64)
+		default:
+			obj[name] = v
+		}
+		if err != nil {
+			bad(v)
+		}
+	}
+	if len(clip) > 0 {
+		obj["clip"] = clip
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("parse options: %s", strings.Join(problems, "; "))
+	}
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("parse options: %w", err)
+	}
+	var o Options
+	if err := json.Unmarshal(b, &o); err != nil {
+		return nil, fmt.Errorf("parse options: %w", err)
+	}
+	return &o, nil
 }
