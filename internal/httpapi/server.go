@@ -110,6 +110,9 @@ func (s *Server) routes() []route {
 		{"GET /metrics", "metrics", "", s.metrics.serve},
 		{"GET /openapi.json", "openapi", "", s.openapi},
 		{"GET /docs/errors", "docs", "", s.errorDocs},
+		{"GET /docs/options", "docs", "", s.optionDocs},
+		{"GET /docs/{page}", "docs", "", s.markdownDoc},
+		{"GET /docs", "docs", "", s.docsIndex},
 		{"GET /{$}", "playground", "", s.playground},
 	}
 }
