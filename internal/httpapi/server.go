@@ -14,6 +14,7 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/jobs"
+	"github.com/pageshot/pageshot/internal/requestid"
 	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
@@ -80,6 +81,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.log = slog.New(requestid.Handler(s.log.Handler())) // every line logged with a request's context names it
 	s.metrics = newMetrics(cfg.Gauges)
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.handler
@@ -141,24 +143,20 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, pageshot.Errorf(pageshot.CodeNotFound, "There is nothing at %s.", r.URL.Path))
 }
 
-type ctxKey int
-
-const requestIDKey ctxKey = 0
-
 // withRequestID gives every request an id, in the X-Request-Id header of the
 // response and in its context.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := newID()
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }
 
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+// ctxKey keys the values this package keeps in a request's context.
+type ctxKey int
+
+func requestID(ctx context.Context) string { return requestid.From(ctx) }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
