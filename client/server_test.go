@@ -145,6 +145,16 @@ func TestAgainstServer(t *testing.T) {
 		if limited == nil || limited.Code != client.CodeRateLimited || !limited.Retryable || limited.RetryAfter <= 0 {
 			t.Fatalf("no rate_limited answer with a Retry-After: %+v", limited)
 		}
+		// A Retry-After longer than the policy's MaxDelay ends the retries
+		// with the server's error, at once.
+		var impatient retries
+		p := impatient.policy()
+		p.MaxDelay = limited.RetryAfter / 2
+		_, err := client.New(serverURL, k.Key, client.WithRetry(p)).Usage(ctx)
+		if !isCode(err, client.CodeRateLimited) || impatient.count() != 0 {
+			t.Fatalf("with MaxDelay %v: %v after %d retries", p.MaxDelay, err, impatient.count())
+		}
+
 		var r retries
 		metered := client.New(serverURL, k.Key, client.WithRetry(r.policy()))
 		shot, err := metered.Screenshot(ctx, &client.Options{URL: targetURL + "/", ViewportWidth: 400, ViewportHeight: 300})

@@ -131,8 +131,36 @@ func TestPlayground(t *testing.T) {
 		wantBlue(t, "the curl command", b)
 	}
 
+	if strings.Contains(curl, key) || !strings.Contains(curl, `"viewport_width":400`) {
+		t.Errorf("curl command %s", curl)
+	}
+
+	// HTML instead of a URL.
+	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("mode-html")),
+		chromedp.SendKeys(chromedp.ID("html"), `<body style="margin:0;background:#00ff00"></body>`),
+		chromedp.Click(chromedp.ID("go")),
+		chromedp.WaitVisible(chromedp.CSS(`#result[data-state="done"] #shot`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	green, err := chromedp.Run(ctx, chromedp.Evaluate[[]int](`(() => {
+		const img = document.getElementById("shot"), c = document.createElement("canvas");
+		c.width = img.naturalWidth; c.height = img.naturalHeight;
+		const g = c.getContext("2d"); g.drawImage(img, 0, 0);
+		return Array.from(g.getImageData(200, 150, 1, 1).data);
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !near(rgba(green), color.RGBA{0, 0xff, 0, 255}, 8) {
+		t.Errorf("the HTML capture shows %v, want green", green)
+	}
+
 	// A blocked URL shows its problem document.
 	err = chromedp.Do(ctx,
+		chromedp.Click(chromedp.ID("mode-url")),
 		chromedp.Evaluate[chromedp.Void](`void (document.getElementById("url").value = "")`),
 		chromedp.SendKeys(chromedp.ID("url"), "http://10.1.2.3/"),
 		chromedp.Click(chromedp.ID("go")),
