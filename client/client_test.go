@@ -9,6 +9,8 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"reflect"
@@ -16,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -398,5 +401,46 @@ func TestErrorsFromTheServer(t *testing.T) {
 	u, err := c.Usage(ctx)
 	if err != nil || u.Plan.Name != "default" || u.KeyID == "" {
 		t.Errorf("usage: %+v %v", u, err)
+	}
+}
+
+// TestGatewayErrorsRetry puts a proxy in front of the real server that
+// answers its first request with a gateway's plain-text 503: the client
+// reads it as a retryable service_unavailable, retries, and gets the
+// server's answer.
+func TestGatewayErrorsRetry(t *testing.T) {
+	upstream, err := url.Parse(serverURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(upstream)
+	var mu sync.Mutex
+	calls := 0
+	gw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		calls++
+		n := calls
+		mu.Unlock()
+		if n == 1 {
+			w.Header().Set("Retry-After", "0")
+			http.Error(w, "upstream connect error", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer gw.Close()
+
+	var seen []error
+	c := client.New(gw.URL, apiKey, client.WithRetry(client.RetryPolicy{
+		MaxAttempts: 2, BaseDelay: time.Millisecond,
+		OnRetry: func(_ int, err error, _ time.Duration) { seen = append(seen, err) },
+	}))
+	u, err := c.Usage(context.Background())
+	if err != nil || u.KeyID == "" {
+		t.Fatalf("usage through the gateway: %+v %v", u, err)
+	}
+	var e *client.Error
+	if len(seen) != 1 || !errors.As(seen[0], &e) || e.Code != client.CodeServiceUnavailable || e.Status != 503 || !e.Retryable {
+		t.Errorf("retried after %v", seen)
 	}
 }

@@ -87,8 +87,10 @@ func (e *Error) Error() string {
 }
 
 // parseError reads a non-2xx answer. An answer that is not a problem
-// document (a proxy's error page) becomes an Error with the status's code
-// from the catalogue's HTTP status, retryable for 5xx and 429.
+// document (a proxy's error page) becomes an Error whose code is the one its
+// status most likely means (rate_limited for 429, service_unavailable for
+// 503, not_found for 404, internal_error for other 5xx, invalid_request for
+// other 4xx), retryable for 5xx and 429.
 func parseError(res *http.Response, body []byte) *Error {
 	var doc struct {
 		Type               string       `json:"type"`
@@ -110,8 +112,16 @@ func parseError(res *http.Response, body []byte) *Error {
 	}
 	e := &Error{Status: res.StatusCode, RequestID: res.Header.Get("X-Request-Id")}
 	if json.Unmarshal(body, &doc) != nil || doc.Code == "" {
-		e.Code = CodeInternal
-		if res.StatusCode < 500 && res.StatusCode != http.StatusTooManyRequests {
+		switch {
+		case res.StatusCode == http.StatusTooManyRequests:
+			e.Code = CodeRateLimited
+		case res.StatusCode == http.StatusServiceUnavailable:
+			e.Code = CodeServiceUnavailable
+		case res.StatusCode == http.StatusNotFound:
+			e.Code = CodeNotFound
+		case res.StatusCode >= 500:
+			e.Code = CodeInternal
+		default:
 			e.Code = CodeInvalidRequest
 		}
 		e.Title = http.StatusText(res.StatusCode)

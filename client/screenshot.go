@@ -1,7 +1,6 @@
 package client
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -95,5 +94,3 @@ func formatOf(contentType string) Format {
 	}
 	return ""
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
