@@ -33,8 +33,9 @@ type Screenshot struct {
 
 // Screenshot captures a page with POST /v1/screenshot. A failure is a
 // *Error (url_blocked, timeout, host_returned_error, …); retryable ones
-// have been retried as the client's RetryPolicy says. Async captures are
-// made with Submit.
+// have been retried as the client's RetryPolicy says. A failed connection
+// is retried too: should the lost attempt have reached the server, it may
+// have been charged. Async captures are made with Submit.
 func (c *Client) Screenshot(ctx context.Context, o *Options) (*Screenshot, error) {
 	if o.Async {
 		return nil, fmt.Errorf("pageshot: Screenshot: use Submit for an async capture")
