@@ -14,7 +14,10 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
-require github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0
+require (
+	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0
+	github.com/yuin/goldmark v1.8.7
+)
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -78,6 +78,9 @@ func TestDocument(t *testing.T) {
 		"/metrics":                         {"get"},
 		"/openapi.json":                    {"get"},
 		"/docs/errors":                     {"get"},
+		"/docs/options":                    {"get"},
+		"/docs/{page}":                     {"get"},
+		"/docs":                            {"get"},
 		"/":                                {"get"},
 	}
 	paths := at(t, doc, "paths").(map[string]any)

@@ -28,6 +28,7 @@ import (
 	"github.com/pageshot/pageshot/internal/httpapi"
 	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/limit"
+	"github.com/pageshot/pageshot/internal/requestid"
 	"github.com/pageshot/pageshot/internal/sqlite"
 	"github.com/pageshot/pageshot/internal/tenancy"
 )
@@ -127,6 +128,7 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	c.Logger = slog.New(requestid.Handler(c.Logger.Handler()))
 	if c.Announce == nil {
 		c.Announce = os.Stdout
 	}

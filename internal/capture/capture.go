@@ -219,13 +219,13 @@ func (s *Service) settle(ctx context.Context, reservation string, charged bool, 
 	ctx = context.WithoutCancel(ctx)
 	if charged {
 		if err := s.cfg.Usage.Commit(ctx, reservation); err != nil {
-			s.log.Error("commit usage", "err", err)
+			s.log.ErrorContext(ctx, "commit usage", "err", err)
 		}
 		return
 	}
 	q.Used = max(0, q.Used-1)
 	if err := s.cfg.Usage.Refund(ctx, reservation); err != nil {
-		s.log.Error("refund usage", "err", err)
+		s.log.ErrorContext(ctx, "refund usage", "err", err)
 	}
 }
 
@@ -238,7 +238,7 @@ func (s *Service) cached(ctx context.Context, c *pageshot.Caller, opts *pageshot
 	}
 	data, _, err := s.cfg.Blobs.Get(ctx, e.BlobKey)
 	if err != nil {
-		s.log.Warn("cached capture unreadable; capturing anew", "err", err)
+		s.log.WarnContext(ctx, "cached capture unreadable; capturing anew", "err", err)
 		return false
 	}
 	res.Capture = &pageshot.Capture{Data: data, Format: e.Format, Width: e.Width, Height: e.Height, ReturnedStatusCode: e.ReturnedStatusCode}
@@ -282,7 +282,7 @@ func (s *Service) keep(ctx context.Context, c *pageshot.Caller, r *pageshot.Capt
 			})
 			if replaced != "" && replaced != blobKey {
 				if derr := s.cfg.Blobs.Delete(ctx, replaced); derr != nil {
-					s.log.Warn("delete replaced capture", "err", derr)
+					s.log.WarnContext(ctx, "delete replaced capture", "err", derr)
 				}
 			}
 			if err == nil {
@@ -295,7 +295,7 @@ func (s *Service) keep(ctx context.Context, c *pageshot.Caller, r *pageshot.Capt
 				return err
 			}
 			// The cache is an optimization: the capture is still good.
-			s.log.Warn("caching a capture failed", "err", err)
+			s.log.WarnContext(ctx, "caching a capture failed", "err", err)
 		}
 	}
 	if opts.Store && res.BlobKey == "" {

@@ -4,15 +4,13 @@ import (
 	"bufio"
 	"cmp"
 	"context"
-	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -23,6 +21,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/client"
 	"github.com/pageshot/pageshot/internal/app"
 )
 
@@ -198,60 +197,25 @@ func captureLine(ctx context.Context, i, line int, target string, base url.Value
 	return r
 }
 
-// remote captures through a pageshot server with GET /v1/screenshot,
-// waiting out rate, concurrency and queue limits as Retry-After says.
+// remote captures through a pageshot server with the Go client, which
+// waits out rate, concurrency and queue limits as Retry-After says.
 func remote(server, key string) capturer {
-	client := &http.Client{Timeout: 5 * time.Minute}
+	c := client.New(server, key, client.WithUserAgent("pageshot-batch"))
 	return func(ctx context.Context, q url.Values) (*pageshot.Capture, error) {
-		for attempt := 0; ; attempt++ {
-			req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/v1/screenshot?"+q.Encode(), nil)
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("X-API-Key", key)
-			res, err := client.Do(req)
-			if err != nil {
-				return nil, &pageshot.Error{Code: pageshot.CodeConnectionFailed, Message: "The server did not answer: " + err.Error(), Err: err}
-			}
-			body, err := io.ReadAll(res.Body)
-			res.Body.Close()
-			if err != nil {
-				return nil, err
-			}
-			if res.StatusCode == http.StatusOK {
-				w, _ := strconv.Atoi(res.Header.Get("X-Image-Width"))
-				h, _ := strconv.Atoi(res.Header.Get("X-Image-Height"))
-				status, _ := strconv.Atoi(res.Header.Get("X-Returned-Status-Code"))
-				return &pageshot.Capture{Data: body, Format: formatOf(res.Header.Get("Content-Type")), Width: w, Height: h, ReturnedStatusCode: status}, nil
-			}
-			var p struct {
-				Code   pageshot.Code `json:"code"`
-				Detail string        `json:"detail"`
-			}
-			if json.Unmarshal(body, &p) != nil || p.Code == "" {
-				return nil, pageshot.Errorf(pageshot.CodeInternal, "The server answered %d.", res.StatusCode)
-			}
-			wait, _ := strconv.Atoi(res.Header.Get("Retry-After"))
-			if wait > 0 && attempt < 5 && (res.StatusCode == http.StatusTooManyRequests || res.StatusCode == http.StatusServiceUnavailable) {
-				select {
-				case <-time.After(time.Duration(wait) * time.Second):
-					continue
-				case <-ctx.Done():
-					return nil, ctx.Err()
-				}
-			}
-			return nil, &pageshot.Error{Code: p.Code, Message: p.Detail}
+		o, err := client.ParseQuery(q)
+		if err != nil {
+			return nil, pageshot.InvalidRequest([]pageshot.FieldError{{Field: "", Message: err.Error()}})
 		}
-	}
-}
-
-func formatOf(contentType string) pageshot.Format {
-	for _, f := range []pageshot.Format{pageshot.FormatJPEG, pageshot.FormatWebP, pageshot.FormatPDF} {
-		if contentType == f.ContentType() {
-			return f
+		shot, err := c.Screenshot(ctx, o)
+		var e *client.Error
+		switch {
+		case errors.As(err, &e):
+			return nil, &pageshot.Error{Code: e.Code, Message: e.Detail, Err: err}
+		case err != nil:
+			return nil, &pageshot.Error{Code: pageshot.CodeConnectionFailed, Message: "The server did not answer: " + err.Error(), Err: err}
 		}
+		return &pageshot.Capture{Data: shot.Data, Format: shot.Format, Width: shot.Width, Height: shot.Height, ReturnedStatusCode: shot.ReturnedStatusCode}, nil
 	}
-	return pageshot.FormatPNG
 }
 
 // summarize prints the outcome, the failures by code and line, and

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	_ "embed"
 	"encoding/json"
 	"html/template"
@@ -44,7 +45,8 @@ var errorsHTML string
 var errorsPage = template.Must(template.New("errors").Parse(errorsHTML))
 
 // errorDocs lists the error catalogue: HTML for people, JSON for programs
-// that ask for it.
+// that ask for it. Each code's row has the code as its id, the anchor of
+// the type link of its problems.
 func (s *Server) errorDocs(w http.ResponseWriter, r *http.Request) {
 	type entry struct {
 		Code      string `json:"code"`
@@ -61,8 +63,12 @@ func (s *Server) errorDocs(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"errors": list})
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = errorsPage.Execute(w, list)
+	var body bytes.Buffer
+	if err := errorsPage.Execute(&body, list); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.renderDoc(w, docPage{Title: "Error codes", Body: template.HTML(body.String())})
 }
 
 //go:embed playground.html

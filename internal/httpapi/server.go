@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/requestid"
 )
 
 // Config configures a Server. Capturer is required.
@@ -98,6 +99,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.log = slog.New(requestid.Handler(s.log.Handler())) // every line logged with a request's context names it
 	s.metrics = newMetrics(cfg.Gauges)
 	for _, rt := range s.routes() {
 		var h http.Handler = rt.handler
@@ -128,6 +130,9 @@ func (s *Server) routes() []route {
 		{"GET /metrics", "metrics", "", s.metrics.serve},
 		{"GET /openapi.json", "openapi", "", s.openapi},
 		{"GET /docs/errors", "docs", "", s.errorDocs},
+		{"GET /docs/options", "docs", "", s.optionDocs},
+		{"GET /docs/{page}", "docs", "", s.markdownDoc},
+		{"GET /docs", "docs", "", s.docsIndex},
 		{"GET /{$}", "playground", "", s.playground},
 	}
 }
@@ -156,24 +161,20 @@ func (s *Server) unmatched(w http.ResponseWriter, r *http.Request) {
 	s.writeError(w, r, pageshot.Errorf(pageshot.CodeNotFound, "There is nothing at %s.", r.URL.Path))
 }
 
-type ctxKey int
-
-const requestIDKey ctxKey = 0
-
 // withRequestID gives every request an id, in the X-Request-Id header of the
 // response and in its context.
 func (s *Server) withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := newID()
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		next.ServeHTTP(w, r.WithContext(requestid.With(r.Context(), id)))
 	})
 }
 
-func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
-}
+// ctxKey keys the values this package keeps in a request's context.
+type ctxKey int
+
+func requestID(ctx context.Context) string { return requestid.From(ctx) }
 
 const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 

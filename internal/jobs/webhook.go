@@ -3,15 +3,11 @@ package jobs
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -119,12 +115,5 @@ func (w *webhookWorker) Work(ctx context.Context, job *river.Job[webhookArgs]) e
 // with the bytes that secret ("whsec_" and base64) encodes, of
 // "id.timestamp.body".
 func SignWebhook(secret, id string, at time.Time, body []byte) (string, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return "", fmt.Errorf("webhook secret: %w", err)
-	}
-	m := hmac.New(sha256.New, key)
-	fmt.Fprintf(m, "%s.%d.", id, at.Unix())
-	m.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+	return pageshot.WebhookSignature(secret, id, strconv.FormatInt(at.Unix(), 10), body)
 }
