@@ -134,6 +134,10 @@ type Error struct {
 	Plan               string        // quota_exceeded
 	Limit, Used        int64         // quota_exceeded
 	ResetAt            time.Time     // quota_exceeded
+	// Permanent marks a failure that the same request meets again however
+	// often it is sent (storage refusing access, a bucket that does not
+	// exist), although its code is retryable in general.
+	Permanent bool
 
 	Err error
 }
@@ -155,6 +159,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Retryable tells whether the same request may succeed if sent again.
 func (e *Error) Retryable() bool {
+	if e.Permanent {
+		return false
+	}
 	if e.Code == CodeHostReturnedError {
 		return e.ReturnedStatusCode >= 500 || e.ReturnedStatusCode == 429
 	}

@@ -5,7 +5,6 @@ package app
 import (
 	"cmp"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -17,8 +16,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/api"
 	"github.com/pageshot/pageshot/internal/blob"
@@ -29,7 +26,6 @@ import (
 	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/limit"
 	"github.com/pageshot/pageshot/internal/requestid"
-	"github.com/pageshot/pageshot/internal/sqlite"
 	"github.com/pageshot/pageshot/internal/tenancy"
 )
 
@@ -105,6 +101,14 @@ type Config struct {
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
 	ShutdownTimeout time.Duration
+	// StartupTimeout bounds each start-up step that waits on another
+	// system: the storage's bucket check, the migrations, the first key.
+	// Defaults to 30 s.
+	StartupTimeout time.Duration
+
+	// DatabaseURL selects PostgreSQL (postgres://…) for the store and the
+	// job queue; empty keeps them in SQLite under DataDir.
+	DatabaseURL string
 
 	Logger *slog.Logger
 }
@@ -122,6 +126,7 @@ func (c *Config) setDefaults() {
 	c.Addr = cmp.Or(c.Addr, "127.0.0.1:8080")
 	c.DataDir = cmp.Or(c.DataDir, "pageshot-data")
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 60*time.Second)
+	c.StartupTimeout = cmp.Or(c.StartupTimeout, 30*time.Second)
 	c.CacheSweep = cmp.Or(c.CacheSweep, time.Minute)
 	c.JobRetention = cmp.Or(c.JobRetention, 30*24*time.Hour)
 	c.Storage.Dir = cmp.Or(c.Storage.Dir, filepath.Join(c.DataDir, "objects"))
@@ -207,8 +212,7 @@ type App struct {
 	cfg       Config
 	log       *slog.Logger
 	pool      *Engine
-	store     *sqlite.Store
-	queue     *sql.DB
+	store     Store
 	jobs      *jobs.Service
 	blobs     pageshot.BlobStore
 	stopSweep context.CancelFunc
@@ -216,46 +220,61 @@ type App struct {
 	server    *http.Server
 	ln        net.Listener
 	served    chan error
+	// closers release what New opened, in the order opened; they run in
+	// reverse, after a failed start or on Stop.
+	closers []func() error
 
 	stopOnce sync.Once
 	stopErr  error
 }
 
-// New builds an App from cfg: it creates the data directory, opens the
-// store (applying its migrations) and prepares the browser. Start runs it.
-func New(cfg Config) (*App, error) {
+// New builds an App from cfg. It binds the listen address first, so that
+// a taken port fails before anything expensive starts; then it opens the
+// blob storage and the store (applying the store's and the job queue's
+// migrations, all within StartupTimeout) and prepares the browser. When a
+// step fails, what the earlier ones opened is closed again. Start runs it.
+func New(cfg Config) (_ *App, err error) {
 	cfg.setDefaults()
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data dir: %w", err)
+	a := &App{cfg: cfg, log: cfg.Logger}
+	defer func() {
+		if err != nil {
+			_ = a.close()
+		}
+	}()
+	if a.ln, err = net.Listen("tcp", cfg.Addr); err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
 	}
+	a.closers = append(a.closers, func() error {
+		// Serve's Shutdown closes it too.
+		if err := a.ln.Close(); !errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		return nil
+	})
 	spec, err := api.JSON()
 	if err != nil {
 		return nil, fmt.Errorf("load openapi: %w", err)
 	}
-	ctx := context.Background()
-	blobs, err := blob.Open(ctx, cfg.Storage)
-	if err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.StartupTimeout)
+	defer cancel()
+	if a.blobs, err = blob.Open(ctx, cfg.Storage); err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, DatabasePath(cfg.DataDir))
-	if err != nil {
-		return nil, err
+	if a.store, err = OpenStore(ctx, cfg.DataDir, cfg.DatabaseURL); err != nil {
+		return nil, fmt.Errorf("open store %s: %w", StoreName(cfg.DataDir, cfg.DatabaseURL), err)
 	}
-	// River keeps its queue in the same file, through a pool of one
-	// connection, as its SQLite driver asks.
-	queue, err := sqlite.OpenDB(DatabasePath(cfg.DataDir))
-	if err != nil {
-		store.Close()
-		return nil, err
+	a.closers = append(a.closers, a.store.Close)
+	if cfg.DatabaseURL != "" && cfg.Storage.S3.URL == "" {
+		a.log.Warn("the store is shared (PostgreSQL) but captures are kept in local files; with several nodes, use S3-compatible storage (--storage-url) so that every node serves every object",
+			"dir", cfg.Storage.Dir)
 	}
-	queue.SetMaxOpenConns(1)
 	pool, err := NewEngine(cfg)
 	if err != nil {
-		store.Close()
-		queue.Close()
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, pool: pool, store: store, queue: queue, blobs: blobs}
+	a.pool = pool
+	a.closers = append(a.closers, func() error { return pool.Stop(context.Background()) })
+	store := a.store
 	gate := tenancy.New(tenancy.Config{
 		Keys:            store,
 		Usage:           store,
@@ -269,7 +288,7 @@ func New(cfg Config) (*App, error) {
 		Limits:          cfg.Limits,
 		Usage:           store,
 		Concurrency:     limit.NewConcurrency(),
-		Blobs:           blobs,
+		Blobs:           a.blobs,
 		Cache:           store,
 		ChargeCacheHits: cfg.ChargeCacheHits,
 		// A reservation must outlive the longest capture: the wait for a
@@ -277,10 +296,11 @@ func New(cfg Config) (*App, error) {
 		ReservationTTL: 2*cmp.Or(cfg.QueueTimeout, 30*time.Second) + 2*maxTimeout(cfg),
 		Logger:         cfg.Logger,
 	})
-	a.jobs, err = jobs.New(ctx, riversqlite.New(queue), jobs.Config{
+	var closeQueue func() error
+	a.jobs, closeQueue, err = newJobs(ctx, store, jobs.Config{
 		Store:       store,
 		Capturer:    captures,
-		Blobs:       blobs,
+		Blobs:       a.blobs,
 		Guard:       pool.policy,
 		Webhooks:    pool.policy.HTTPClient(30 * time.Second),
 		BaseURL:     cfg.PublicURL,
@@ -294,17 +314,15 @@ func New(cfg Config) (*App, error) {
 		Logger:      cfg.Logger,
 	})
 	if err != nil {
-		_ = pool.Stop(ctx)
-		store.Close()
-		queue.Close()
 		return nil, err
 	}
+	a.closers = append(a.closers, closeQueue)
 	handler := httpapi.New(httpapi.Config{
 		Capturer: captures,
 		Limits:   cfg.Limits,
 		Tenancy:  gate,
 		Jobs:     a.jobs,
-		Blobs:    blobs,
+		Blobs:    a.blobs,
 		BaseURL:  cfg.PublicURL,
 		Ready:    a.ready,
 		Gauges: func() httpapi.Gauges {
@@ -327,6 +345,16 @@ func New(cfg Config) (*App, error) {
 	return a, nil
 }
 
+// close runs the closers in reverse.
+func (a *App) close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
 // maxTimeout is the largest timeout any plan allows.
 func maxTimeout(cfg Config) time.Duration {
 	d := max(cfg.Limits.MaxTimeout, pageshot.DefaultPlan().MaxTimeout)
@@ -344,35 +372,38 @@ func (a *App) ready() bool {
 }
 
 // Start creates the first API key when the store has none, starts the
-// browser and begins serving. It returns once the server accepts
-// connections.
-func (a *App) Start(ctx context.Context) error {
-	if err := a.firstKey(ctx); err != nil {
-		a.store.Close()
+// browser and the job runner, and begins serving. It returns once the
+// server accepts connections. When a step fails, everything New opened is
+// closed again.
+func (a *App) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			a.stopOnce.Do(func() { a.stopErr = a.close() })
+		}
+	}()
+	keyCtx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
+	defer cancel()
+	if err := a.firstKey(keyCtx); err != nil {
 		return err
 	}
 	if err := a.pool.Start(ctx); err != nil {
-		_ = a.pool.Stop(ctx)
-		a.store.Close()
 		return err
 	}
 	if err := a.jobs.Start(ctx); err != nil {
-		_ = a.pool.Stop(ctx)
-		a.store.Close()
 		return err
 	}
-	sweepCtx, cancel := context.WithCancel(context.Background())
-	a.stopSweep, a.swept = cancel, make(chan struct{})
+	a.closers = append(a.closers, func() error {
+		// Jobs stop before the browser, so that running items finish (or
+		// are canceled, to run again after a restart) while it is up.
+		stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+		defer cancel()
+		return a.jobs.Stop(stopCtx)
+	})
+	sweepCtx, stopSweep := context.WithCancel(context.Background())
+	a.stopSweep, a.swept = stopSweep, make(chan struct{})
 	go a.sweep(sweepCtx)
-	ln, err := net.Listen("tcp", a.cfg.Addr)
-	if err != nil {
-		_ = a.pool.Stop(ctx)
-		a.store.Close()
-		return fmt.Errorf("listen: %w", err)
-	}
-	a.ln = ln
 	a.served = make(chan error, 1)
-	go func() { a.served <- a.server.Serve(ln) }()
+	go func() { a.served <- a.server.Serve(a.ln) }()
 	a.log.Info("listening on http://" + a.Addr())
 	return nil
 }
@@ -406,7 +437,8 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 func (a *App) Pool() *browser.Pool { return a.pool.Pool }
 
 // Stop stops taking new requests, waits for those in flight (at most
-// ShutdownTimeout), then stops the browser. Safe to call twice.
+// ShutdownTimeout), then stops the job runner, the browser and the store.
+// Safe to call twice.
 func (a *App) Stop() error {
 	a.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
@@ -421,13 +453,7 @@ func (a *App) Stop() error {
 			a.stopSweep()
 			<-a.swept
 		}
-		// Jobs stop before the browser, so that running items finish (or
-		// are canceled, to run again after a restart) while it is up.
-		var jerr error
-		if a.served != nil {
-			jerr = a.jobs.Stop(ctx)
-		}
-		a.stopErr = errors.Join(err, jerr, a.pool.Stop(ctx), a.store.Close(), a.queue.Close())
+		a.stopErr = errors.Join(err, a.close())
 	})
 	return a.stopErr
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/pgtest"
 )
 
 // target is the site the tests capture, served on 127.0.0.1.
@@ -151,9 +152,10 @@ func newTarget(t *testing.T) *target {
 
 // server is a real pageshot server on 127.0.0.1:0.
 type server struct {
-	app     *app.App
-	url     string
-	dataDir string
+	app         *app.App
+	url         string
+	dataDir     string
+	databaseURL string // "" for SQLite under dataDir
 	// key is the first API key, which the server printed on its first
 	// start; requests to /v1 send it unless they carry credentials.
 	key string
@@ -199,7 +201,29 @@ func startServer(t testing.TB, modify func(*app.Config)) *server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Stop() })
-	return &server{app: a, url: "http://" + a.Addr(), dataDir: cfg.DataDir, key: firstKey(t, announced.String())}
+	return &server{app: a, url: "http://" + a.Addr(), dataDir: cfg.DataDir, databaseURL: cfg.DatabaseURL, key: firstKey(t, announced.String())}
+}
+
+// onStores runs test on SQLite, then on PostgreSQL in a database of its
+// own (at PAGESHOT_TEST_DATABASE_URL; skipped without it). store sets a
+// server's config to the store of the run.
+func onStores(t *testing.T, test func(t *testing.T, store func(*app.Config))) {
+	t.Run("sqlite", func(t *testing.T) { test(t, func(*app.Config) {}) })
+	t.Run("postgres", func(t *testing.T) {
+		url := pgtest.URL(t)
+		test(t, func(c *app.Config) { c.DatabaseURL = url })
+	})
+}
+
+// openStore opens s's store beside the running server, as the CLI's
+// commands do.
+func (s *server) openStore(t testing.TB) app.Store {
+	t.Helper()
+	st, err := app.OpenStore(context.Background(), s.dataDir, s.databaseURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 var (

@@ -127,9 +127,11 @@ func closedPort(t *testing.T) string {
 // TestJobBatch: a job of 20 items, some failing with different codes,
 // ends with every item in the right state and code, artifacts for the
 // successes, and one charge per success.
-func TestJobBatch(t *testing.T) {
+func TestJobBatch(t *testing.T) { onStores(t, testJobBatch) }
+
+func testJobBatch(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, fastJobs)
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); store(c) })
 	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
 
 	type want struct {
@@ -253,9 +255,9 @@ func TestJobSubmissionErrors(t *testing.T) {
 
 // slowJob submits a job of n pages of 0.5 s each on a server that runs one
 // item at a time.
-func slowJob(t *testing.T, n int) (*server, *pageshot.APIKey, string, jobDoc) {
+func slowJob(t *testing.T, n int, store func(*app.Config)) (*server, *pageshot.APIKey, string, jobDoc) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.Jobs.Workers = 1 })
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); store(c); c.Jobs.Workers = 1 })
 	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
 	items := make([]any, n)
 	for i := range items {
@@ -265,8 +267,10 @@ func slowJob(t *testing.T, n int) (*server, *pageshot.APIKey, string, jobDoc) {
 }
 
 // TestJobCancel: canceling a job cancels what has not run.
-func TestJobCancel(t *testing.T) {
-	s, _, key, j := slowJob(t, 6)
+func TestJobCancel(t *testing.T) { onStores(t, testJobCancel) }
+
+func testJobCancel(t *testing.T, store func(*app.Config)) {
+	s, _, key, j := slowJob(t, 6, store)
 	r := s.send(t, s.request(t, "DELETE", "/v1/jobs/"+j.ID, nil, bearer(key)...))
 	if r.StatusCode != 200 || decodeJob(t, r).Status != "canceled" {
 		t.Fatalf("cancel: %d %s", r.StatusCode, r.body)
@@ -292,9 +296,11 @@ func TestJobCancel(t *testing.T) {
 // request is a MISS and charged; the second a HIT, not charged, with the
 // same bytes; another key never shares the entry; an expired entry is
 // swept from storage.
-func TestStoreAndCache(t *testing.T) {
+func TestStoreAndCache(t *testing.T) { onStores(t, testStoreAndCache) }
+
+func testStoreAndCache(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); c.CacheSweep = 200 * time.Millisecond })
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); store(c); c.CacheSweep = 200 * time.Millisecond })
 	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
 	body := map[string]any{"url": tg.URL, "viewport_width": 300, "viewport_height": 200, "response_type": "json", "store": true, "cache": true}
 
@@ -587,7 +593,7 @@ func TestCrawl(t *testing.T) {
 // TestJobOfRevokedKey: items that have not run when their key is revoked
 // fail with api_key_revoked and are not charged.
 func TestJobOfRevokedKey(t *testing.T) {
-	s, k, key, j := slowJob(t, 5)
+	s, k, key, j := slowJob(t, 5, func(*app.Config) {})
 	items := j.Items
 	s.revoke(t, k.ID)
 	wantProblem(t, s.send(t, s.request(t, "GET", "/v1/jobs/"+j.ID, nil, bearer(key)...)), 401, "api_key_revoked")
@@ -724,5 +730,82 @@ func TestWebhookRebinding(t *testing.T) {
 	defer rc.mu.Unlock()
 	if len(rc.calls) != 0 {
 		t.Errorf("the receiver got %d calls after its name moved", len(rc.calls))
+	}
+}
+
+// visitors is a page that counts the requests it serves at once; each
+// answer takes a moment, so that captures overlap when they can.
+type visitors struct {
+	*httptest.Server
+	now, peak, total atomic.Int64
+}
+
+func newVisitors(t *testing.T) *visitors {
+	v := &visitors{}
+	v.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		n := v.now.Add(1)
+		defer v.now.Add(-1)
+		v.total.Add(1)
+		for p := v.peak.Load(); n > p && !v.peak.CompareAndSwap(p, n); p = v.peak.Load() {
+		}
+		select { // the page's own slowness, not a synchronisation
+		case <-time.After(300 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+		io.WriteString(w, `<!doctype html><body style="background:#00f">v</body>`)
+	}))
+	t.Cleanup(v.Close)
+	return v
+}
+
+// TestJobItemsTakeConcurrencySlots: job items count against the key's
+// concurrency like synchronous captures; they wait for a slot instead of
+// failing, and the key never has more captures in flight than its plan
+// allows, whichever way they came.
+func TestJobItemsTakeConcurrencySlots(t *testing.T) {
+	v := newVisitors(t)
+	s := newTenancyServer(t, func(c *app.Config) {
+		fastJobs(c)
+		c.Concurrency, c.Jobs.Workers = 6, 6 // the browser and the job runner would allow 6
+	})
+	_, key := s.newKey(t, "pair", nil)
+	items := make([]any, 8)
+	for i := range items {
+		items[i] = map[string]any{"url": fmt.Sprintf("%s/?item=%d", v.URL, i), "viewport_width": 300, "viewport_height": 200}
+	}
+	j := decodeJob(t, s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": items}, bearer(key)...)))
+	var wg sync.WaitGroup
+	var ok, limited atomic.Int64
+	for i := range 6 {
+		wg.Go(func() {
+			r := s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": fmt.Sprintf("%s/?sync=%d", v.URL, i), "viewport_width": 300, "viewport_height": 200}, bearer(key)...))
+			switch r.StatusCode {
+			case 200:
+				ok.Add(1)
+			case 429:
+				wantProblem(t, r, 429, "concurrency_limited")
+				limited.Add(1)
+			default:
+				t.Errorf("sync capture: %d %s", r.StatusCode, r.body)
+			}
+		})
+	}
+	wg.Wait()
+	done := s.waitJob(t, key, j.ID, 2*time.Minute)
+	if done.Succeeded != 8 || done.Failed != 0 {
+		t.Errorf("job: %d succeeded, %d failed, want 8 and 0 (items wait for a slot): %+v", done.Succeeded, done.Failed, done)
+	}
+	if p := v.peak.Load(); p > 2 {
+		t.Errorf("%d captures of one key reached the page at once; its plan allows 2", p)
+	}
+	if got := v.total.Load(); got != 8+ok.Load() {
+		t.Errorf("the page served %d captures, want the 8 items and the %d sync captures let in", got, ok.Load())
+	}
+	if ok.Load()+limited.Load() != 6 {
+		t.Errorf("sync captures: %d ok, %d limited", ok.Load(), limited.Load())
 	}
 }

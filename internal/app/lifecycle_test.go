@@ -2,6 +2,8 @@ package app_test
 
 import (
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -256,5 +258,69 @@ func TestLimits(t *testing.T) {
 			t.Errorf("%s: timeout without phase", path)
 		}
 		wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+	}
+}
+
+// TestStartFailuresUnwind: a taken port fails before anything else
+// starts; a store that cannot be reached fails within the start-up
+// timeout; a browser that does not start fails Start. Each time what
+// had started is stopped again: the port is free and no Chromium is left.
+func TestStartFailuresUnwind(t *testing.T) {
+	browsers := len(descendants("chrom"))
+	freePort := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	portFree := func(addr string) {
+		t.Helper()
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			t.Errorf("the port %s is still bound after a failed start: %v", addr, err)
+			return
+		}
+		ln.Close()
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dataDir := filepath.Join(t.TempDir(), "data")
+	if _, err := app.New(app.Config{Addr: taken.Addr().String(), DataDir: dataDir}); err == nil || !strings.Contains(err.Error(), "listen") {
+		t.Fatalf("a taken port: %v", err)
+	}
+	if _, err := os.Stat(dataDir); !os.IsNotExist(err) {
+		t.Errorf("the data dir was made before the port was checked: %v", err)
+	}
+
+	addr := freePort()
+	start := time.Now()
+	_, err = app.New(app.Config{Addr: addr, DataDir: dataDir, StartupTimeout: 3 * time.Second,
+		DatabaseURL: "postgres://postgres@127.0.0.1:1/none?sslmode=disable"})
+	if err == nil || !strings.Contains(err.Error(), "open store") {
+		t.Fatalf("an unreachable database: %v", err)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("the start-up took %v despite its 3 s timeout", d)
+	}
+	portFree(addr)
+
+	addr = freePort()
+	a, err := app.New(app.Config{Addr: addr, DataDir: dataDir, ChromePath: "/bin/false", Announce: io.Discard})
+	if err == nil {
+		err = a.Start(t.Context())
+	}
+	if err == nil {
+		a.Stop()
+		t.Fatal("a browser that does not start: the server started")
+	}
+	portFree(addr)
+	if n := len(descendants("chrom")); n > browsers {
+		t.Errorf("%d Chromium processes left after a failed start", n-browsers)
 	}
 }

@@ -18,10 +18,12 @@ import (
 )
 
 // flakyS3 is a real S3-protocol server (gofakes3, over HTTP) whose PUTs
-// can be made to fail: the next failPuts of them answer 503 SlowDown.
+// can be made to fail: the next failPuts of them answer 503 SlowDown, and
+// every PUT answers 403 AccessDenied while deny is set.
 type flakyS3 struct {
 	*httptest.Server
 	failPuts atomic.Int64
+	deny     atomic.Bool
 	puts     atomic.Int64
 }
 
@@ -35,6 +37,12 @@ func newFlakyS3(t *testing.T, bucket string) *flakyS3 {
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut {
 			f.puts.Add(1)
+			if f.deny.Load() {
+				w.Header().Set("Content-Type", "application/xml")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+				return
+			}
 			if f.failPuts.Add(-1) >= 0 {
 				w.Header().Set("Content-Type", "application/xml")
 				w.WriteHeader(http.StatusServiceUnavailable)
@@ -50,7 +58,8 @@ func newFlakyS3(t *testing.T, bucket string) *flakyS3 {
 
 // TestS3Storage: store on S3-compatible storage answers a presigned URL of
 // the object; a transient upload failure is retried; one that lasts ends in
-// storage_error, not charged.
+// storage_error, retryable; a refusal ends at once in storage_error, not
+// retryable; failures are not charged.
 func TestS3Storage(t *testing.T) {
 	tg := newTarget(t)
 	s3 := newFlakyS3(t, "shots")
@@ -100,7 +109,18 @@ func TestS3Storage(t *testing.T) {
 	if n := s3.puts.Load(); n != 3 {
 		t.Errorf("%d PUTs, want the 3 attempts", n)
 	}
+	// A refusal is permanent: one attempt, and not retryable.
+	s3.failPuts.Store(0)
+	s3.deny.Store(true)
+	s3.puts.Store(0)
+	r = s.send(t, s.request(t, "POST", "/v1/screenshot", body, bearer(key)...))
+	if p := wantProblem(t, r, 502, "storage_error"); *p.Retryable {
+		t.Errorf("access denied by the storage answered retryable: %s", r.body)
+	}
+	if n := s3.puts.Load(); n != 1 {
+		t.Errorf("%d PUTs for a refused upload, want 1", n)
+	}
 	if u := s.usage(t, k.ID); u.Committed != 2 || u.Reserved != 0 {
-		t.Errorf("ledger %+v: the failed upload must not be charged", u)
+		t.Errorf("ledger %+v: the failed uploads must not be charged", u)
 	}
 }

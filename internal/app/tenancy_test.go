@@ -20,7 +20,6 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
-	"github.com/pageshot/pageshot/internal/sqlite"
 )
 
 // tenancyPlans are the plans of the tenancy tests' server.
@@ -29,6 +28,7 @@ var tenancyPlans = map[string]pageshot.Plan{
 	"five":                   {MonthlyQuota: 5, MaxConcurrency: 100, MaxTimeout: time.Minute},
 	"slow":                   {RatePerMinute: 3, MaxTimeout: time.Minute},
 	"single":                 {MaxConcurrency: 1, MaxTimeout: time.Minute},
+	"pair":                   {MaxConcurrency: 2, MaxTimeout: time.Minute},
 	"short":                  {MaxTimeout: 5 * time.Second},
 }
 
@@ -47,10 +47,7 @@ func newTenancyServer(t *testing.T, modify func(*app.Config)) *server {
 // `pageshot keys create` does; modify adjusts it before it is stored.
 func (s *server) newKey(t *testing.T, plan string, modify func(*pageshot.APIKey)) (*pageshot.APIKey, string) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), app.DatabasePath(s.dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := s.openStore(t)
 	defer st.Close()
 	k, key, err := pageshot.NewKey(t.Name(), plan, pageshot.AllScopes(), time.Now())
 	if err != nil {
@@ -68,10 +65,7 @@ func (s *server) newKey(t *testing.T, plan string, modify func(*pageshot.APIKey)
 // usage reads keyID's usage this period from the store.
 func (s *server) usage(t *testing.T, keyID string) pageshot.Usage {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), app.DatabasePath(s.dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := s.openStore(t)
 	defer st.Close()
 	period, _ := pageshot.Period(time.Now())
 	u, err := st.Usage(context.Background(), keyID, period)
@@ -139,9 +133,11 @@ func wantQuotaHeaders(t *testing.T, r *response, limit, remaining int) {
 	}
 }
 
-func TestAuthentication(t *testing.T) {
+func TestAuthentication(t *testing.T) { onStores(t, testAuthentication) }
+
+func testAuthentication(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, nil)
+	s := newTenancyServer(t, store)
 	_, good := s.newKey(t, "five", nil)
 	revoked, revokedKey := s.newKey(t, "five", func(k *pageshot.APIKey) { k.RevokedAt = time.Now().Add(-time.Second) })
 	_, expiredKey := s.newKey(t, "five", func(k *pageshot.APIKey) { k.ExpiresAt = time.Now().Add(-time.Minute) })
@@ -213,9 +209,11 @@ func TestAuthentication(t *testing.T) {
 	}
 }
 
-func TestUsageEndpoint(t *testing.T) {
+func TestUsageEndpoint(t *testing.T) { onStores(t, testUsageEndpoint) }
+
+func testUsageEndpoint(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, nil)
+	s := newTenancyServer(t, store)
 	k, key := s.newKey(t, "five", nil)
 	wantImage(t, s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL}, bearer(key)...)), "image/png")
 	r := s.send(t, s.request(t, "GET", "/v1/usage", nil, bearer(key)...))
@@ -242,9 +240,11 @@ func TestUsageEndpoint(t *testing.T) {
 // TestQuota: a failing capture is not charged; 50 concurrent captures on
 // a key with 5 left give exactly 5 images and 45 quota_exceeded, and the
 // ledger says 5.
-func TestQuota(t *testing.T) {
+func TestQuota(t *testing.T) { onStores(t, testQuota) }
+
+func testQuota(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, nil)
+	s := newTenancyServer(t, store)
 	k, key := s.newKey(t, "five", nil)
 
 	r := s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL + "/status/404"}, bearer(key)...))
@@ -352,9 +352,11 @@ func TestIPRateLimit(t *testing.T) {
 	}
 }
 
-func TestConcurrencyLimit(t *testing.T) {
+func TestConcurrencyLimit(t *testing.T) { onStores(t, testConcurrencyLimit) }
+
+func testConcurrencyLimit(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, nil)
+	s := newTenancyServer(t, store)
 	k, key := s.newKey(t, "single", nil)
 	first := make(chan *response, 1)
 	go func() {
@@ -453,10 +455,7 @@ func TestSignedURL(t *testing.T) {
 // revoke revokes keyID in s's store, as `pageshot keys revoke` does.
 func (s *server) revoke(t *testing.T, keyID string) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), app.DatabasePath(s.dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := s.openStore(t)
 	defer st.Close()
 	if err := st.RevokeKey(context.Background(), keyID, time.Now()); err != nil {
 		t.Fatal(err)
@@ -466,10 +465,7 @@ func (s *server) revoke(t *testing.T, keyID string) {
 // jobFromStore reads a job from s's store, whatever its key's state.
 func (s *server) jobFromStore(t *testing.T, id string) *pageshot.Job {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), app.DatabasePath(s.dataDir))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := s.openStore(t)
 	defer st.Close()
 	j, err := st.Job(context.Background(), id)
 	if err != nil {

@@ -95,7 +95,10 @@ func (r *retrying) do(ctx context.Context, message string, op func() error) erro
 		if e, ok := errors.AsType[*pageshot.Error](err); ok && e.Code == pageshot.CodeNotFound {
 			return err
 		}
-		if attempt >= r.cfg.Attempts || !Transient(err) {
+		if !Transient(err) {
+			return &pageshot.Error{Code: pageshot.CodeStorageError, Message: message, Permanent: true, Err: err}
+		}
+		if attempt >= r.cfg.Attempts {
 			return &pageshot.Error{Code: pageshot.CodeStorageError, Message: message, Err: err}
 		}
 		// Checked before sleeping too, as a timer may win a race against

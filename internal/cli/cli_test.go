@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot/internal/cli"
+	"github.com/pageshot/pageshot/internal/pgtest"
 )
 
 func page(t *testing.T) *httptest.Server {
@@ -362,6 +363,11 @@ func (p *serveProc) job(t *testing.T, key, id string) jobState {
 // started again on the same data directory; the job finishes with no item
 // lost or done twice, and quota charged once per item.
 func TestJobSurvivesKill(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { testJobSurvivesKill(t, nil) })
+	t.Run("postgres", func(t *testing.T) { testJobSurvivesKill(t, []string{"--database-url", pgtest.URL(t)}) })
+}
+
+func testJobSurvivesKill(t *testing.T, store []string) {
 	bin := binary(t)
 	var (
 		mu   sync.Mutex
@@ -380,7 +386,7 @@ func TestJobSurvivesKill(t *testing.T) {
 	dataDir := filepath.Join(dir, "data")
 	config := filepath.Join(dir, "pageshot.yaml")
 	os.WriteFile(config, []byte("plans:\n  default:\n    rate_per_minute: 100000\n"), 0o600)
-	args := []string{"--data-dir", dataDir, "--config", config, "--concurrency", "2", "--job-timeout", "8s", "--job-rescue-after", "9s"}
+	args := append([]string{"--data-dir", dataDir, "--config", config, "--concurrency", "2", "--job-timeout", "8s", "--job-rescue-after", "9s"}, store...)
 	first := startServe(t, bin, args...)
 	m := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(first.stdout.String())
 	if m == nil {
@@ -388,7 +394,7 @@ func TestJobSurvivesKill(t *testing.T) {
 	}
 	key := m[1]
 
-	const n = 8
+	const n = 20
 	var items []string
 	for i := range n {
 		items = append(items, fmt.Sprintf(`{"url":"%s/?n=%d","viewport_width":300,"viewport_height":200}`, target.URL, i))
@@ -454,7 +460,7 @@ func TestJobSurvivesKill(t *testing.T) {
 		Used     int64 `json:"used"`
 		InFlight int64 `json:"in_flight"`
 	}
-	out := run(t, bin, "usage", "--json", "--data-dir", dataDir)
+	out := run(t, bin, append([]string{"usage", "--json", "--data-dir", dataDir}, store...)...)
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 || rows[0].Used != n {
 		t.Errorf("charged: %s, want %d captures", out, n)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -15,28 +14,29 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/riverqueue/river/riverdriver/riversqlite"
-
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
-	"github.com/pageshot/pageshot/internal/jobs"
-	"github.com/pageshot/pageshot/internal/sqlite"
 )
 
 // storeFlags name the store and the config file of the commands that work
 // on the store beside a running server.
 type storeFlags struct {
-	dataDir string
-	config  string
+	dataDir     string
+	databaseURL string
+	config      string
 }
 
 func (s *storeFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&s.dataDir, "data-dir", "pageshot-data", "directory of the node's state")
+	fs.StringVar(&s.databaseURL, "database-url", "", "PostgreSQL store, postgres://… (default: SQLite under --data-dir)")
 	fs.StringVar(&s.config, "config", "", "YAML config file (plans)")
 }
 
+// name describes the store for messages.
+func (s *storeFlags) name() string { return app.StoreName(s.dataDir, s.databaseURL) }
+
 // open reads the environment and the config file, then opens the store.
-func (s *storeFlags) open(cmd *cobra.Command) (*sqlite.Store, fileConfig, error) {
+func (s *storeFlags) open(cmd *cobra.Command) (app.Store, fileConfig, error) {
 	if err := bindEnv(cmd.Flags()); err != nil {
 		return nil, fileConfig{}, err
 	}
@@ -44,16 +44,15 @@ func (s *storeFlags) open(cmd *cobra.Command) (*sqlite.Store, fileConfig, error)
 	if err != nil {
 		return nil, fc, err
 	}
-	path := app.DatabasePath(s.dataDir)
-	if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
-		return nil, fc, fmt.Errorf("create data dir: %w", err)
+	st, err := app.OpenStore(cmd.Context(), s.dataDir, s.databaseURL)
+	if err != nil {
+		return nil, fc, fmt.Errorf("open store %s: %w", s.name(), err)
 	}
-	st, err := sqlite.Open(cmd.Context(), path)
-	return st, fc, err
+	return st, fc, nil
 }
 
 // openPlans opens the store and reads the plans of the config file.
-func (s *storeFlags) openPlans(cmd *cobra.Command) (*sqlite.Store, map[string]pageshot.Plan, error) {
+func (s *storeFlags) openPlans(cmd *cobra.Command) (app.Store, map[string]pageshot.Plan, error) {
 	st, fc, err := s.open(cmd)
 	if err != nil {
 		return nil, nil, err
@@ -295,7 +294,7 @@ type usageRow struct {
 	ResetAt   int64  `json:"reset_at"`
 }
 
-func printUsage(ctx context.Context, stdout io.Writer, st *sqlite.Store, plans map[string]pageshot.Plan, keyID string, asJSON bool) error {
+func printUsage(ctx context.Context, stdout io.Writer, st app.Store, plans map[string]pageshot.Plan, keyID string, asJSON bool) error {
 	var keys []*pageshot.APIKey
 	if keyID != "" {
 		k, err := st.Key(ctx, keyID)
@@ -359,11 +358,11 @@ func newMigrate(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			queue, err := jobs.Migrate(cmd.Context(), riversqlite.New(st.DB()), slog.New(slog.DiscardHandler))
+			queue, err := app.MigrateQueue(cmd.Context(), st, slog.New(slog.DiscardHandler))
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s is up to date (%d store migrations; %d job queue migrations applied now)\n", app.DatabasePath(sf.dataDir), len(applied), queue)
+			fmt.Fprintf(stdout, "%s is up to date (%d store migrations; %d job queue migrations applied now)\n", sf.name(), len(applied), queue)
 			return nil
 		},
 	}

@@ -160,6 +160,8 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	eng.register(fs)
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", "pageshot-data", "directory for the node's state")
+	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL for the store and the job queue, postgres://… (default: SQLite under --data-dir)")
+	fs.DurationVar(&cfg.StartupTimeout, "startup-timeout", 30*time.Second, "longest wait for each start-up step on another system (storage, database)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "captures rendering at once (default: CPU count, at least 2)")
 	fs.IntVar(&cfg.QueueSize, "queue-size", 0, "captures that may wait for a slot (default: 16 per slot)")
 	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", 30*time.Second, "longest wait for a browser slot before service_unavailable")

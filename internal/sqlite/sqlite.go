@@ -28,7 +28,8 @@ var migrations embed.FS
 
 // Store implements pageshot.KeyStore and pageshot.UsageStore.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	path string
 }
 
 var (
@@ -43,13 +44,16 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, path: path}
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Path returns the database file's path.
+func (s *Store) Path() string { return s.path }
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
