@@ -143,6 +143,25 @@ func TestCaptureOptions(t *testing.T) {
 		if r.Header.Get("X-Returned-Status-Code") != "404" {
 			t.Errorf("X-Returned-Status-Code = %q", r.Header.Get("X-Returned-Status-Code"))
 		}
+		// An error status with an empty body, which Chromium reports as a
+		// failed navigation: captured as the empty page it is, not as the
+		// browser's error page.
+		for _, code := range []string{"410", "503"} {
+			r = s.post(t, map[string]any{"url": tg.URL + "/status/" + code + "?empty=1", "ignore_host_errors": true, "viewport_width": 400, "viewport_height": 300})
+			img := wantImage(t, r, "image/png")
+			wantSize(t, img, 400, 300)
+			if r.Header.Get("X-Returned-Status-Code") != code {
+				t.Errorf("X-Returned-Status-Code = %q, want %s", r.Header.Get("X-Returned-Status-Code"), code)
+			}
+			// The empty page is white throughout.
+			for y := 0; y < 300; y += 5 {
+				for x := 0; x < 400; x += 5 {
+					if c := img.At(x, y); !near(c, color.RGBA{255, 255, 255, 255}, 2) {
+						t.Fatalf("%s: pixel (%d, %d) is %v, want the white of an empty page", code, x, y, c)
+					}
+				}
+			}
+		}
 	})
 	t.Run("etag", func(t *testing.T) {
 		q := "/v1/screenshot?url=" + url.QueryEscape(tg.URL) + "&viewport_width=200&viewport_height=200"

@@ -391,6 +391,15 @@ func TestPlanMaxTimeout(t *testing.T) {
 		t.Errorf("errors: %+v", p.Errors)
 	}
 	wantImage(t, s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL, "timeout": 5}, bearer(key)...)), "image/png")
+
+	// --max-timeout bounds every plan: the default plan allows 60 s, the
+	// server 20 s.
+	capped := newTenancyServer(t, func(c *app.Config) { c.Limits.MaxTimeout = 20 * time.Second })
+	r = capped.send(t, capped.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL, "timeout": 30}, bearer(capped.key)...))
+	if p := wantProblem(t, r, 400, "invalid_request"); len(p.Errors) != 1 || p.Errors[0].Field != "timeout" {
+		t.Errorf("a timeout over --max-timeout: %+v", p.Errors)
+	}
+	wantImage(t, capped.send(t, capped.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL, "timeout": 20}, bearer(capped.key)...)), "image/png")
 }
 
 // signedURL returns a signed GET /v1/screenshot URL of k with the options

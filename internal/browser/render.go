@@ -441,6 +441,9 @@ func (r *renderer) navigate(ctx context.Context) error {
 			return r.tunnelError(ctx)
 		}
 		status, _ := r.ev.response()
+		if r.o.IgnoreHostErrors && status >= 400 && strings.HasSuffix(res.ErrorText, "ERR_HTTP_RESPONSE_CODE_FAILURE") {
+			return r.showEmptyResponse(ctx)
+		}
 		return navError(res.ErrorText, status, r.o.IgnoreHostErrors)
 	}
 	want := lifecycleName[r.o.WaitUntil]

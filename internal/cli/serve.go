@@ -171,7 +171,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.Int64Var(&cfg.MaxPageBytes, "max-page-bytes", 64<<20, "bytes a captured page may download before page_too_large")
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
-	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for when its plan sets none")
+	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 0, "largest timeout any request may ask for, whatever its plan allows (default: each plan's max_timeout)")
 	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
 	fs.IntVar(&cfg.Jobs.Workers, "job-workers", 0, "job items captured at once (default: --concurrency)")
 	fs.DurationVar(&cfg.Jobs.JobTimeout, "job-timeout", 3*time.Minute, "longest run of one job item")
