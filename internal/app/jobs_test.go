@@ -443,9 +443,11 @@ func newReceiver(t *testing.T, failures int32) *receiver {
 // TestWebhook: a receiver that fails twice, then succeeds, gets the
 // event, signed by the Standard Webhooks algorithm with the key's webhook
 // secret, with the same id on every attempt.
-func TestWebhook(t *testing.T) {
+func TestWebhook(t *testing.T) { onStores(t, testWebhook) }
+
+func testWebhook(t *testing.T, store func(*app.Config)) {
 	tg := newTarget(t)
-	s := newTenancyServer(t, fastJobs)
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); store(c) })
 	k, key := s.newKey(t, pageshot.DefaultPlanName, nil)
 	rc := newReceiver(t, 2)
 	r := s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"items": []any{map[string]any{"url": tg.URL}}, "webhook_url": rc.URL + "/hook"}, bearer(key)...))
@@ -515,7 +517,9 @@ func TestAsyncCapture(t *testing.T) {
 
 // TestCrawl: a crawl of a small site respects include, max_depth and
 // max_pages, stays on its origin, and never reaches a blocked address.
-func TestCrawl(t *testing.T) {
+func TestCrawl(t *testing.T) { onStores(t, testCrawl) }
+
+func testCrawl(t *testing.T, store func(*app.Config)) {
 	canary := newCanary(t, "0")
 	mux := http.NewServeMux()
 	page := func(links ...string) http.HandlerFunc {
@@ -541,7 +545,7 @@ func TestCrawl(t *testing.T) {
 	site = httptest.NewServer(mux)
 	t.Cleanup(site.Close)
 
-	s := newTenancyServer(t, fastJobs)
+	s := newTenancyServer(t, func(c *app.Config) { fastJobs(c); store(c) })
 	_, key := s.newKey(t, pageshot.DefaultPlanName, nil)
 	crawl := func(spec map[string]any) jobDoc {
 		r := s.send(t, s.request(t, "POST", "/v1/jobs", map[string]any{"crawl": spec, "defaults": map[string]any{"viewport_width": 200, "viewport_height": 100}}, bearer(key)...))
