@@ -106,6 +106,14 @@ type Config struct {
 	// Defaults to 30 s.
 	StartupTimeout time.Duration
 
+	// Worker makes a node without the public API: it runs job items and
+	// webhooks and serves only /healthz, /readyz and /metrics on Addr, and
+	// never creates the first key.
+	Worker bool
+	// NoJobs makes a node that queues jobs but runs none of their items or
+	// webhooks (serve --jobs=false), leaving them to worker nodes.
+	NoJobs bool
+
 	// DatabaseURL selects PostgreSQL (postgres://…) for the store and the
 	// job queue; empty keeps them in SQLite under DataDir.
 	DatabaseURL string
@@ -333,6 +341,7 @@ func New(cfg Config) (_ *App, err error) {
 				WebhooksDelivered: j.WebhooksDelivered, WebhookFailures: j.WebhookFailures,
 			}
 		},
+		OpsOnly: cfg.Worker,
 		OpenAPI: spec,
 		Logger:  cfg.Logger,
 	})
@@ -383,28 +392,40 @@ func (a *App) Start(ctx context.Context) (err error) {
 	}()
 	keyCtx, cancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
 	defer cancel()
-	if err := a.firstKey(keyCtx); err != nil {
-		return err
+	if !a.cfg.Worker {
+		if err := a.firstKey(keyCtx); err != nil {
+			return err
+		}
 	}
 	if err := a.pool.Start(ctx); err != nil {
 		return err
 	}
-	if err := a.jobs.Start(ctx); err != nil {
-		return err
+	if !a.cfg.NoJobs {
+		if err := a.jobs.Start(ctx); err != nil {
+			return err
+		}
+		a.closers = append(a.closers, func() error {
+			// Jobs stop before the browser, so that running items finish
+			// (or are canceled, to run again after a restart) while it is
+			// up.
+			stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+			defer cancel()
+			return a.jobs.Stop(stopCtx)
+		})
 	}
-	a.closers = append(a.closers, func() error {
-		// Jobs stop before the browser, so that running items finish (or
-		// are canceled, to run again after a restart) while it is up.
-		stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-		defer cancel()
-		return a.jobs.Stop(stopCtx)
-	})
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
 	a.stopSweep, a.swept = stopSweep, make(chan struct{})
 	go a.sweep(sweepCtx)
 	a.served = make(chan error, 1)
 	go func() { a.served <- a.server.Serve(a.ln) }()
-	a.log.Info("listening on http://" + a.Addr())
+	switch {
+	case a.cfg.Worker:
+		a.log.Info("worker running job items; admin endpoints on http://" + a.Addr())
+	case a.cfg.NoJobs:
+		a.log.Info("listening on http://"+a.Addr(), "jobs", "queued for worker nodes")
+	default:
+		a.log.Info("listening on http://" + a.Addr())
+	}
 	return nil
 }
 

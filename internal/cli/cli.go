@@ -54,7 +54,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServe(stdout, stderr), newShot(stderr), newVersion(stdout),
+	root.AddCommand(newServe(stdout, stderr), newWorker(stdout, stderr), newShot(stderr), newVersion(stdout),
 		newBatch(stdout, stderr), newKeys(stdout), newUsage(stdout), newMigrate(stdout))
 	return root
 }

@@ -129,13 +129,32 @@ func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Write
 }
 
 func newServe(stdout, stderr io.Writer) *cobra.Command {
+	cmd, cfg := newNode(stdout, stderr, "serve", "Run the API server")
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
+	fs.Var(notBool{&cfg.NoJobs}, "jobs", "run job items and webhooks here too (false: only queue them, for worker nodes) (default true)")
+	fs.Lookup("jobs").NoOptDefVal = "true"
+	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
+	return cmd
+}
+
+func newWorker(stdout, stderr io.Writer) *cobra.Command {
+	cmd, cfg := newNode(stdout, stderr, "worker", "Run job items and webhooks: a node without the public API")
+	cfg.Worker = true
+	cmd.Flags().StringVar(&cfg.Addr, "admin-addr", "127.0.0.1:9090", "listen address of /healthz, /readyz and /metrics")
+	return cmd
+}
+
+// newNode returns the command of a node, serve or worker, with the flags
+// they share; the caller adds its own.
+func newNode(stdout, stderr io.Writer, use, short string) (*cobra.Command, *app.Config) {
 	var (
 		eng engineFlags
 		cfg app.Config
 	)
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Run the API server",
+		Use:   use,
+		Short: short,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := eng.apply(cmd, &cfg, stderr); err != nil {
@@ -158,7 +177,6 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	eng.register(fs)
-	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&cfg.DataDir, "data-dir", "pageshot-data", "directory for the node's state")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL for the store and the job queue, postgres://… (default: SQLite under --data-dir)")
 	fs.DurationVar(&cfg.StartupTimeout, "startup-timeout", 30*time.Second, "longest wait for each start-up step on another system (storage, database)")
@@ -172,7 +190,6 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
 	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 0, "largest timeout any request may ask for, whatever its plan allows (default: each plan's max_timeout)")
-	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
 	fs.IntVar(&cfg.Jobs.Workers, "job-workers", 0, "job items captured at once (default: --concurrency)")
 	fs.DurationVar(&cfg.Jobs.JobTimeout, "job-timeout", 3*time.Minute, "longest run of one job item")
 	fs.DurationVar(&cfg.Jobs.RescueAfter, "job-rescue-after", 0, "run again a job item that seems to run this long, its process having died (default: --job-timeout plus a minute)")
@@ -187,5 +204,27 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&cfg.Storage.S3.SecretKey, "storage-secret-key", "", "S3 secret key (default: AWS_SECRET_ACCESS_KEY)")
 	fs.BoolVar(&cfg.Storage.S3.PathStyle, "storage-path-style", false, "path-style S3 addressing (MinIO and most self-hosted servers)")
 	fs.StringVar(&cfg.Storage.S3.PublicURL, "storage-public-url", "", "public base URL of the bucket (a CDN); default: presigned URLs")
-	return cmd
+	return cmd, &cfg
 }
+
+// notBool is a boolean flag that sets the negation of its value, so that
+// --jobs (default true) can fill Config.NoJobs (default false).
+type notBool struct{ p *bool }
+
+func (b notBool) String() string {
+	if b.p == nil {
+		return "true"
+	}
+	return strconv.FormatBool(!*b.p)
+}
+
+func (b notBool) Set(s string) error {
+	v, err := strconv.ParseBool(s)
+	if err != nil {
+		return err
+	}
+	*b.p = !v
+	return nil
+}
+
+func (notBool) Type() string { return "bool" }

@@ -39,6 +39,9 @@ type Config struct {
 	Ready func() bool
 	// Gauges reads the render pool's state for /metrics. Nil reports zeros.
 	Gauges func() Gauges
+	// OpsOnly serves /healthz, /readyz and /metrics only: the admin
+	// address of a worker node, which has no public API.
+	OpsOnly bool
 	// OpenAPI is the API description served at /openapi.json, as JSON.
 	OpenAPI []byte
 	Logger  *slog.Logger
@@ -102,6 +105,9 @@ func New(cfg Config) *Server {
 	s.log = slog.New(requestid.Handler(s.log.Handler())) // every line logged with a request's context names it
 	s.metrics = newMetrics(cfg.Gauges)
 	for _, rt := range s.routes() {
+		if cfg.OpsOnly && !opsRoutes[rt.name] {
+			continue
+		}
 		var h http.Handler = rt.handler
 		if rt.scope != "" {
 			h = s.authenticated(rt.scope, rt.handler)
@@ -114,6 +120,9 @@ func New(cfg Config) *Server {
 	s.handler = s.withRequestID(s.mux)
 	return s
 }
+
+// opsRoutes are the routes of an OpsOnly server.
+var opsRoutes = map[string]bool{"healthz": true, "readyz": true, "metrics": true}
 
 func (s *Server) routes() []route {
 	return []route{
