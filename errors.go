@@ -77,9 +77,9 @@ var catalogue = []CodeInfo{
 	{CodeConcurrencyLimited, 429, "Concurrency limited", true, "Too many captures in flight for the key. See Retry-After."},
 	{CodeInternal, 500, "Internal error", true, "A fault of the server; it is logged with the request id."},
 	{CodeHostReturnedError, 502, "Host returned error", false, "The target answered with a status outside 200–399 and ignore_host_errors is off. returned_status_code holds the status; retryable when it is 5xx or 429."},
-	{CodeConnectionFailed, 502, "Connection failed", true, "The connection to the target was refused, reset or unreachable."},
+	{CodeConnectionFailed, 502, "Connection failed", true, "The connection to the target was refused, reset or unreachable. Not retryable when the target redirects in a loop."},
 	{CodeTLSError, 502, "TLS error", false, "The target's certificate is invalid or expired, or the TLS handshake failed."},
-	{CodePageCrashed, 502, "Page crashed", true, "The renderer died on this page (out of memory, …)."},
+	{CodePageCrashed, 502, "Page crashed", true, "The renderer died on this page (out of memory, …). Not retryable when the page itself killed it: it would again."},
 	{CodeStorageError, 502, "Storage error", true, "Uploading the capture failed after retries."},
 	{CodeServiceUnavailable, 503, "Service unavailable", true, "The capture queue is full, no browser was free in time, the browser is restarting, or the server is shutting down. See Retry-After."},
 	{CodeTimeout, 504, "Timeout", true, "The timeout budget ran out. phase says where: navigation, wait, render or upload."},
@@ -131,9 +131,13 @@ type Error struct {
 	Phase              string        // timeout
 	Reason             string        // url_blocked
 	RetryAfter         time.Duration // rate_limited, concurrency_limited, service_unavailable
-	Plan               string        // quota_exceeded
-	Limit, Used        int64         // quota_exceeded
-	ResetAt            time.Time     // quota_exceeded
+	// Permanent marks an error of a usually transient code that the same
+	// request would meet again (a redirect loop, a page that exhausts the
+	// renderer's memory): it is not retryable.
+	Permanent   bool
+	Plan        string    // quota_exceeded
+	Limit, Used int64     // quota_exceeded
+	ResetAt     time.Time // quota_exceeded
 
 	Err error
 }
@@ -155,6 +159,9 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Retryable tells whether the same request may succeed if sent again.
 func (e *Error) Retryable() bool {
+	if e.Permanent {
+		return false
+	}
 	if e.Code == CodeHostReturnedError {
 		return e.ReturnedStatusCode >= 500 || e.ReturnedStatusCode == 429
 	}

@@ -93,6 +93,7 @@ type renderer struct {
 	guard   pageshot.URLGuard
 	fastPNG bool
 	ev      *capture
+	nav     navigation
 
 	maxBytes, maxPixels int64
 	downloaded          int64 // bytes the page received so far; only the listener touches it
@@ -104,6 +105,9 @@ func (r *renderer) mainFrame() cdp.FrameID { return cdp.FrameID(r.t.targetID) }
 func (r *renderer) listen(ctx context.Context, cancel context.CancelCauseFunc) error {
 	main := r.mainFrame()
 	return chromedp.Listen(ctx, func(ev any) {
+		if r.nav.observe(main, ev) {
+			r.ev.signal()
+		}
 		switch ev := ev.(type) {
 		case *page.EventLifecycleEvent:
 			if ev.FrameID != main {
@@ -169,11 +173,15 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		return nil, e
 	}
 	navigated := time.Since(navStart)
+	_, _, commits := r.nav.state()
 
 	r.phase = pageshot.PhaseWait
 	waitStart := time.Now()
 	err := r.prepare(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.follow(ctx, commits); err != nil {
 		return nil, err
 	}
 
@@ -187,15 +195,24 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	}
 
 	r.phase = pageshot.PhaseRender
-	params, err := r.screenshotParams(ctx)
+	var (
+		data        []byte
+		w, h        int
+		encodeStart time.Time
+	)
+	err = r.still(ctx, func(ctx context.Context) error {
+		params, err := r.screenshotParams(ctx)
+		if err != nil {
+			return err
+		}
+		encodeStart = time.Now()
+		data, w, h, err = r.encode(ctx, params)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	encodeStart := time.Now()
-	data, w, h, err := r.encode(ctx, params)
-	if err != nil {
-		return nil, err
-	}
+	status, finalURL = r.ev.response()
 	if o.Format == pageshot.FormatPDF {
 		w, h = o.ViewportWidth, o.ViewportHeight
 	}
@@ -443,15 +460,7 @@ func (r *renderer) navigate(ctx context.Context) error {
 		status, _ := r.ev.response()
 		return navError(res.ErrorText, status, r.o.IgnoreHostErrors)
 	}
-	want := lifecycleName[r.o.WaitUntil]
-	for !r.ev.seen(res.LoaderID, want) {
-		select {
-		case <-r.ev.changed:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	return nil
+	return r.settle(ctx, res.LoaderID)
 }
 
 // prepare runs what happens between load and capture: waits, styles,
@@ -683,7 +692,7 @@ func (r *renderer) classify(reqCtx, ctx context.Context, err error) error {
 	case reqCtx.Err() != nil:
 		return context.Cause(reqCtx) // the client went away
 	case errors.Is(cause, errPageCrashed) || errors.Is(err, errPageCrashed):
-		return &pageshot.Error{Code: pageshot.CodePageCrashed, Message: "The page crashed the renderer.", Err: err}
+		return &pageshot.Error{Code: pageshot.CodePageCrashed, Permanent: true, Message: "The page crashed the renderer.", Err: err}
 	case errors.Is(cause, errTooLarge):
 		return &pageshot.Error{Code: pageshot.CodePageTooLarge, Message: fmt.Sprintf("The page downloaded more than %d bytes.", r.maxBytes), Err: err}
 	case errors.Is(cause, errBrowserLost) || errors.Is(err, errBrowserLost) || errors.Is(err, chromedp.ErrTargetDetached) || r.t.inst.isLost():
