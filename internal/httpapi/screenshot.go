@@ -207,7 +207,7 @@ func newObjectID() string {
 
 func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (pageshot.RawOptions, *pageshot.Options, error) {
 	var raw pageshot.RawOptions
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		q := r.URL.Query()
 		for _, p := range authParams {
 			q.Del(p)
