@@ -98,6 +98,9 @@ type Config struct {
 	// kept. Defaults to 30 days.
 	JobRetention time.Duration
 
+	// HTTP bounds slow clients and connections per address.
+	HTTP HTTPLimits
+
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
 	ShutdownTimeout time.Duration
@@ -303,11 +306,10 @@ func New(cfg Config) (*App, error) {
 		Logger:  cfg.Logger,
 	})
 	a.server = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		Handler:  handler,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	cfg.HTTP.apply(a.server)
 	return a, nil
 }
 
@@ -356,7 +358,7 @@ func (a *App) Start(ctx context.Context) error {
 	}
 	a.ln = ln
 	a.served = make(chan error, 1)
-	go func() { a.served <- a.server.Serve(ln) }()
+	go func() { a.served <- a.server.Serve(a.cfg.HTTP.listener(ln)) }()
 	a.log.Info("listening on http://" + a.Addr())
 	return nil
 }

@@ -1,13 +1,18 @@
 package app_test
 
 import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/app"
 )
 
 // TestSignedURLScope: a signature authenticates GET and HEAD
@@ -56,5 +61,120 @@ func TestSignedURLScope(t *testing.T) {
 	if u := s.usage(t, k.ID); u.Committed != 2 {
 		t.Errorf("the signed key was charged %d captures, want 2 (GET and HEAD)", u.Committed)
 	}
-	_ = pageshot.DefaultPlanName
+}
+
+// stall opens a connection to s and sends the headers of a POST
+// /v1/screenshot with key and the start of its body, then nothing more.
+func stall(t *testing.T, s *server, key string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := io.WriteString(c, "POST /v1/screenshot HTTP/1.1\r\nHost: pageshot\r\nAuthorization: Bearer "+key+
+		"\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{\"url\": "); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSlowClients: requests whose bodies stall hold neither the key's
+// concurrency slot nor its quota, and the server closes them when the
+// read timeout passes.
+func TestSlowClients(t *testing.T) {
+	const readTimeout = 3 * time.Second
+	tg := newTarget(t)
+	s := newTenancyServer(t, func(c *app.Config) { c.HTTP.ReadTimeout = readTimeout })
+	k, key := s.newKey(t, "single", nil)
+
+	var stalled []net.Conn
+	start := time.Now()
+	for range 4 {
+		stalled = append(stalled, stall(t, s, key))
+	}
+	r := s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL, "viewport_width": 200, "viewport_height": 100}, bearer(key)...))
+	wantSize(t, wantImage(t, r, "image/png"), 200, 100)
+	if u := s.usage(t, k.ID); u.Committed != 1 || u.Reserved != 0 {
+		t.Errorf("usage %+v, want 1 capture and nothing reserved", u)
+	}
+	for i, c := range stalled {
+		// The deadline only bounds the test if the server never closes.
+		_ = c.SetReadDeadline(start.Add(readTimeout + 5*time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("stalled request %d: %v", i, err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || res.Header.Get("Content-Type") != "application/problem+json" {
+			t.Errorf("stalled request %d: %d %s", i, res.StatusCode, body)
+		}
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("stalled request %d: the server did not close the connection", i)
+			}
+		}
+	}
+	if elapsed := time.Since(start); elapsed < readTimeout {
+		t.Errorf("stalled requests answered after %s, before the read timeout", elapsed)
+	}
+	// A capture that lasts longer than the read timeout is not cut by it.
+	wantImage(t, s.send(t, s.request(t, "POST", "/v1/screenshot", map[string]any{"url": tg.URL, "delay": 4000}, bearer(key)...)), "image/png")
+}
+
+// TestConnectionCap: one address holds at most MaxConnsPerAddr open
+// connections; one more is answered rate_limited and closed, and a
+// connection closed gives its place back.
+func TestConnectionCap(t *testing.T) {
+	s := startServer(t, func(c *app.Config) { c.HTTP.MaxConnsPerAddr = 3 })
+	addr := strings.TrimPrefix(s.url, "http://")
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	// refused reports whether c was answered 429 at once; a connection
+	// within the cap answers a request instead.
+	refused := func(c net.Conn) bool {
+		t.Helper()
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: pageshot\r\n\r\n"); err != nil {
+			return true // closed already
+		}
+		res, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode == 429 {
+			if res.Header.Get("Content-Type") != "application/problem+json" || res.Header.Get("Retry-After") != "1" || res.Header.Get("X-Request-Id") == "" {
+				t.Errorf("refusal without a problem document: %v", res.Header)
+			}
+			return true
+		}
+		return false
+	}
+	var held []net.Conn
+	for i := range 3 {
+		c := dial()
+		if refused(c) {
+			t.Fatalf("connection %d refused within the cap", i+1)
+		}
+		held = append(held, c)
+	}
+	if !refused(dial()) {
+		t.Fatal("a fourth connection from the same address was served")
+	}
+	held[0].Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for refused(dial()) {
+		if time.Now().After(deadline) {
+			t.Fatal("a closed connection did not give its place back")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
