@@ -178,3 +178,55 @@ func TestConnectionCap(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestClientFaults: what a client got wrong is a 400 listing every
+// problem, never a 500, a timeout or a silently wrong picture.
+func TestClientFaults(t *testing.T) {
+	tg := newTarget(t)
+	s := sharedServer(t)
+	small := func(opts map[string]any) map[string]any {
+		opts["url"], opts["viewport_width"], opts["viewport_height"] = tg.URL, 400, 300
+		return opts
+	}
+	for _, c := range []struct {
+		name   string
+		opts   map[string]any
+		fields []string
+	}{
+		{"CSS injection in hide_selectors", small(map[string]any{"hide_selectors": []string{"#box", "x { } body"}}), []string{"hide_selectors"}},
+		{"an invalid hide_selectors entry", small(map[string]any{"hide_selectors": []string{"#box", "p:nope("}}), []string{"hide_selectors"}},
+		{"every invalid selector at once", small(map[string]any{"selector": "##", "click": "[", "wait_for_selector": "a)", "hide_selectors": []string{"}"}}),
+			[]string{"selector", "wait_for_selector", "click", "hide_selectors"}},
+		{"port above 65535", map[string]any{"url": "http://127.0.0.1:70000/"}, []string{"url"}},
+		{"control character in user_agent", small(map[string]any{"user_agent": "Mozilla\x01"}), []string{"user_agent"}},
+		{"control character in a header", small(map[string]any{"headers": map[string]string{"X-A": "a\x00b"}}), []string{"headers"}},
+		{"a header the browser owns", small(map[string]any{"headers": map[string]string{"Host": "evil.example", "Transfer-Encoding": "chunked"}}), []string{"headers", "headers"}},
+		{"delay as long as the timeout", small(map[string]any{"delay": 2000, "timeout": 2}), []string{"delay"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			p := wantProblem(t, s.post(t, c.opts), 400, "invalid_request")
+			var got []string
+			for _, e := range p.Errors {
+				got = append(got, e.Field)
+			}
+			if strings.Join(got, ",") != strings.Join(c.fields, ",") {
+				t.Errorf("problems with %v, want %v: %+v", got, c.fields, p.Errors)
+			}
+		})
+	}
+	t.Run("valid hide_selectors each hide their own", func(t *testing.T) {
+		img := wantImage(t, s.post(t, small(map[string]any{"hide_selectors": []string{"#box", "p:has(> nothing)", `[title="{"]`}})), "image/png")
+		if px := img.At(150, 80); !near(px, red, 8) {
+			t.Errorf("the box shows: %v", px)
+		}
+	})
+	t.Run("a BCP 47 tag with extensions", func(t *testing.T) {
+		wantImage(t, s.post(t, small(map[string]any{"locale": "de-DE-u-co-phonebk"})), "image/png")
+	})
+	t.Run("duplicate members", func(t *testing.T) {
+		p := wantProblem(t, s.post(t, `{"url": "`+tg.URL+`", "url": "http://127.0.0.2/"}`), 400, "invalid_request")
+		if len(p.Errors) != 1 || p.Errors[0].Field != "url" {
+			t.Errorf("%+v", p.Errors)
+		}
+	})
+}

@@ -157,6 +157,9 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.emulate(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.checkSelectors(ctx); err != nil {
+		return nil, err
+	}
 
 	r.phase = pageshot.PhaseNavigation
 	navStart := time.Now()
@@ -256,7 +259,7 @@ func (r *renderer) emulate(ctx context.Context) error {
 		}
 	}
 	if o.Locale != "" {
-		if _, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: strings.ReplaceAll(o.Locale, "-", "_")}); err != nil {
+		if _, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: icuLocale(o.Locale)}); err != nil {
 			return pageshot.InvalidRequest([]pageshot.FieldError{{Field: "locale", Message: "The browser does not know this locale."}})
 		}
 	}
@@ -473,9 +476,7 @@ func (r *renderer) prepare(ctx context.Context) error {
 		}
 	}
 	css := o.Styles
-	if len(o.HideSelectors) > 0 {
-		css += "\n" + strings.Join(o.HideSelectors, ",\n") + " { visibility: hidden !important; }"
-	}
+	css += hideRules(o.HideSelectors)
 	if css != "" {
 		if _, err := eval[bool](ctx, `(css => { const s = document.createElement("style"); s.textContent = css; (document.head || document.documentElement).appendChild(s); return true })(`+jsString(css)+`)`); err != nil {
 			return err
