@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -229,4 +230,18 @@ func TestClientFaults(t *testing.T) {
 			t.Errorf("%+v", p.Errors)
 		}
 	})
+}
+
+// TestIDNHost: an internationalized host name is captured: its ASCII form
+// is what the guard checks and the resolver is asked for.
+func TestIDNHost(t *testing.T) {
+	tg := newTarget(t)
+	_, port, _ := net.SplitHostPort(tg.Listener.Addr().String())
+	s := startServer(t, func(c *app.Config) {
+		c.Resolver = &rebinder{static: map[string]netip.Addr{"xn--bcher-kva.test": netip.MustParseAddr("127.0.0.1")}}
+	})
+	img := wantImage(t, s.post(t, map[string]any{"url": "http://bücher.test:" + port + "/", "viewport_width": 400, "viewport_height": 300}), "image/png")
+	if px := img.At(150, 80); !near(px, blue, 8) {
+		t.Errorf("pixel %v, want the page's blue box", px)
+	}
 }
