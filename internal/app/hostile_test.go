@@ -245,3 +245,48 @@ func TestIDNHost(t *testing.T) {
 		t.Errorf("pixel %v, want the page's blue box", px)
 	}
 }
+
+// TestEveryErrorIsAProblem: answers that net/http or its router would
+// write themselves (an unclean path's redirect, headers too large, a
+// malformed request) and a POST's query string are problem documents.
+func TestEveryErrorIsAProblem(t *testing.T) {
+	s := sharedServer(t)
+	for _, path := range []string{"//v1/usage", "/v1/./usage", "/v1/jobs/../usage", "/docs//errors"} {
+		req, _ := http.NewRequest("GET", s.url+path, nil)
+		req.URL.Opaque = path // sent as it is, not cleaned by the client
+		wantProblem(t, s.do(t, req), 404, "not_found")
+	}
+	// Requests net/http refuses before any handler: headers (here the
+	// query) too large, a malformed header line.
+	for _, c := range []struct {
+		request, code string
+		status        int
+	}{
+		{"GET /v1/usage?q=" + strings.Repeat("x", 2<<20) + " HTTP/1.1\r\nHost: x\r\n\r\n", "payload_too_large", 413},
+		{"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", "invalid_request", 400},
+	} {
+		conn, err := net.Dial("tcp", strings.TrimPrefix(s.url, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		go io.WriteString(conn, c.request)
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		if res.StatusCode != c.status || res.Header.Get("Content-Type") != "application/problem+json" ||
+			!strings.Contains(string(body), `"code":"`+c.code+`"`) || res.Header.Get("X-Request-Id") == "" {
+			t.Errorf("%.40s: %d %s %s", c.request, res.StatusCode, res.Header.Get("Content-Type"), body)
+		}
+	}
+
+	// A POST takes its options in the body; a query is refused, not ignored.
+	req, _ := http.NewRequest("POST", s.url+"/v1/screenshot?format=jpeg&full_page=true", strings.NewReader(`{"url": "http://127.0.0.1:1/"}`))
+	p := wantProblem(t, s.do(t, req), 400, "invalid_request")
+	if len(p.Errors) != 2 || p.Errors[0].Field != "format" || p.Errors[1].Field != "full_page" {
+		t.Errorf("%+v", p.Errors)
+	}
+}

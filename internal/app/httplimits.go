@@ -44,7 +44,8 @@ func (l HTTPLimits) apply(s *http.Server) {
 	s.IdleTimeout = l.IdleTimeout
 }
 
-// listener caps the connections per address of ln.
+// listener caps the connections per address of ln, and makes the
+// server's own error answers problem documents.
 func (l HTTPLimits) listener(ln net.Listener) net.Listener {
-	return httpapi.LimitConns(ln, l.withDefaults().MaxConnsPerAddr)
+	return httpapi.Listener(ln, l.withDefaults().MaxConnsPerAddr)
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/pageshot/pageshot"
@@ -60,4 +62,23 @@ func (s *Server) bodyLimit(pattern string) int64 {
 
 func tooLarge(limit int64) error {
 	return pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request body is larger than %d bytes.", limit)
+}
+
+// queryOfPost refuses the query string of a POST, whose options are its
+// JSON body: a query there would otherwise be silently ignored. Every
+// parameter is a problem of its own.
+func queryOfPost(r *http.Request) error {
+	if r.Method != http.MethodPost || r.URL.RawQuery == "" {
+		return nil
+	}
+	q := r.URL.Query()
+	names := slices.Sorted(maps.Keys(q))
+	if len(names) == 0 {
+		names = []string{""}
+	}
+	var problems []pageshot.FieldError
+	for _, name := range names {
+		problems = append(problems, pageshot.FieldError{Field: name, Message: "A POST takes its options in the JSON body, not in the query string."})
+	}
+	return pageshot.InvalidRequest(problems)
 }

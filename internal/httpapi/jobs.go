@@ -43,6 +43,10 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 	if !s.jobsEnabled(w, r) {
 		return
 	}
+	if err := queryOfPost(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJobBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

@@ -4,21 +4,24 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"regexp"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/pageshot/pageshot"
 )
 
-// LimitConns returns a listener that lets each client address hold at most
-// perAddr open connections. A connection past the cap is answered at once
-// with a 429 rate_limited problem (Retry-After: 1) and closed, before any
-// of its request is read, so that nobody can pile up connections. perAddr
-// ≤ 0 returns ln unchanged.
-func LimitConns(ln net.Listener, perAddr int) net.Listener {
-	if perAddr <= 0 {
-		return ln
-	}
+// Listener wraps the API's listener. It lets each client address hold at
+// most perAddr open connections (no cap when perAddr ≤ 0): a connection
+// past the cap is answered at once with a 429 rate_limited problem
+// (Retry-After: 1) and closed, before any of its request is read, so that
+// nobody can pile up connections. And it turns the plain-text answers that
+// net/http writes itself, before any handler runs, into problem documents:
+// headers too large (431) become payload_too_large, a malformed request
+// invalid_request.
+func Listener(ln net.Listener, perAddr int) net.Listener {
 	return &connCap{Listener: ln, max: perAddr, open: map[string]int{}}
 }
 
@@ -37,7 +40,7 @@ func (l *connCap) Accept() (net.Conn, error) {
 		}
 		addr := hostOf(c.RemoteAddr())
 		l.mu.Lock()
-		over := l.open[addr] >= l.max
+		over := l.max > 0 && l.open[addr] >= l.max
 		if !over {
 			l.open[addr]++
 		}
@@ -65,11 +68,33 @@ func hostOf(a net.Addr) string {
 	return a.String()
 }
 
-// cappedConn gives its place back once, when closed.
+// cappedConn gives its place back once, when closed, and rewrites the
+// server's own plain-text error answers.
 type cappedConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+}
+
+// serverError matches an answer that net/http writes itself on a
+// malformed or oversized request: a status line, then exactly these
+// headers, in one write.
+var serverError = regexp.MustCompile(`^HTTP/1\.[01] ([0-9]{3}) [^\r\n]*\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n`)
+
+func (c *cappedConn) Write(b []byte) (int, error) {
+	m := serverError.FindSubmatch(b)
+	if m == nil {
+		return c.Conn.Write(b)
+	}
+	e := pageshot.Errorf(pageshot.CodeInvalidRequest, "The request is malformed: %s.", strings.TrimSpace(string(b[len(m[0]):])))
+	e.Fields = []pageshot.FieldError{{Field: "", Message: e.Message}}
+	if string(m[1]) == "431" {
+		e = pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request's headers, or its URL, are larger than the server takes.")
+	}
+	if _, err := c.Conn.Write(rawProblem(e, "")); err != nil {
+		return 0, err
+	}
+	return len(b), nil
 }
 
 func (c *cappedConn) Close() error {
@@ -81,13 +106,24 @@ func (c *cappedConn) Close() error {
 // closes it.
 func refuseConn(c net.Conn, limit int) {
 	defer c.Close()
-	id := newID()
-	body, _ := json.Marshal(problem{
-		Type: "/docs/errors#" + string(pageshot.CodeRateLimited), Title: pageshot.CodeRateLimited.Info().Title,
-		Status: 429, Code: string(pageshot.CodeRateLimited), Retryable: true, RequestID: id, RetryAfter: 1,
-		Detail: fmt.Sprintf("This address already holds %d open connections to the server.", limit),
-	})
+	e := pageshot.Errorf(pageshot.CodeRateLimited, "This address already holds %d open connections to the server.", limit)
+	e.RetryAfter = time.Second
 	_ = c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	_, _ = fmt.Fprintf(c, "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\nRetry-After: 1\r\nX-Request-Id: %s\r\n%s: %s\r\nConnection: close\r\n\r\n%s",
-		len(body)+1, id, errorCodeHeader, pageshot.CodeRateLimited, string(body)+"\n")
+	_, _ = c.Write(rawProblem(e, "Retry-After: 1\r\n"))
+}
+
+// rawProblem is a whole HTTP/1.1 answer, connection closing, that carries
+// e as a problem document; for the answers written below net/http.
+func rawProblem(e *pageshot.Error, header string) []byte {
+	info := e.Code.Info()
+	id := newID()
+	p := problem{
+		Type: "/docs/errors#" + string(info.Code), Title: info.Title, Status: info.Status, Detail: e.Message,
+		Code: string(info.Code), Retryable: e.Retryable(), RequestID: id, Errors: e.Fields,
+		RetryAfter: int(e.RetryAfter / time.Second),
+	}
+	body, _ := json.Marshal(p)
+	body = append(body, '\n')
+	return fmt.Appendf(nil, "HTTP/1.1 %d %s\r\nContent-Type: application/problem+json\r\nContent-Length: %d\r\nX-Request-Id: %s\r\n%s: %s\r\n%sConnection: close\r\n\r\n%s",
+		info.Status, http.StatusText(info.Status), len(body), id, errorCodeHeader, info.Code, header, body)
 }

@@ -214,6 +214,9 @@ func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (pageshot.Ra
 		}
 		raw = pageshot.QueryOptions(q)
 	} else {
+		if err := queryOfPost(r); err != nil {
+			return raw, nil, err
+		}
 		maxHTML := lim.MaxHTMLBytes
 		if maxHTML <= 0 {
 			maxHTML = 5 << 20
