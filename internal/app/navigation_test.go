@@ -37,6 +37,7 @@ func movingSite(t *testing.T, blockedURL string) *httptest.Server {
 	page("/still", ``)
 	page("/meta-refused", fmt.Sprintf(`<meta http-equiv="refresh" content="0; url=%s">`, blockedURL))
 	page("/js-refused", fmt.Sprintf(`<script>location.href = %q</script>`, blockedURL))
+	page("/js-refused-later", fmt.Sprintf(`<script>onload = () => setTimeout(() => { location.href = %q }, 20)</script>`, blockedURL))
 	for _, c := range []struct{ path, to string }{
 		{"/302-file", "file:///etc/passwd"},
 		{"/302-data", "data:text/html,<h1>hi</h1>"},
@@ -121,6 +122,23 @@ func TestNavigationToRefusedTarget(t *testing.T) {
 				t.Errorf("usage %+v after %+v: charged", after, before)
 			}
 		})
+	}
+}
+
+// TestNavigationToDeadTarget: a page that moves somewhere that cannot be
+// reached answers connection_failed, not a picture of Chromium's error
+// page: over http the proxy answers for the target, over https the
+// tunnel fails and Chromium shows its own page.
+func TestNavigationToDeadTarget(t *testing.T) {
+	s := sharedServer(t)
+	for _, scheme := range []string{"http", "https"} {
+		site := movingSite(t, scheme+"://"+closedPort(t)+"/")
+		for _, opts := range []map[string]any{
+			{"url": site.URL + "/js-refused"},
+			{"url": site.URL + "/js-refused-later", "delay": 1000},
+		} {
+			wantProblem(t, s.post(t, opts), 502, "connection_failed")
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -23,6 +24,10 @@ type navigation struct {
 	commits   int                   // cross-document commits so far
 	pending   map[cdp.LoaderID]bool // navigations started, neither committed nor ended
 	onCommit  func()                // called on each commit, when set
+	// unreachable is the URL whose failure the current document, a
+	// Chromium error page, stands for; failure is the net error of the
+	// last navigation that failed.
+	unreachable, failure string
 }
 
 // observe records what ev tells about the main frame's navigations. It
@@ -50,6 +55,7 @@ func (n *navigation) observe(main cdp.FrameID, ev any) bool {
 			return false
 		}
 		n.committed = ev.Frame.LoaderID
+		n.unreachable = ev.Frame.UnreachableURL
 		n.commits++
 		delete(n.pending, ev.Frame.LoaderID)
 		if n.onCommit != nil {
@@ -60,6 +66,7 @@ func (n *navigation) observe(main cdp.FrameID, ev any) bool {
 			return false
 		}
 		delete(n.pending, cdp.LoaderID(ev.RequestID))
+		n.failure = ev.ErrorText
 	case *page.EventFrameStoppedLoading:
 		// Whatever was started has committed, failed or been dropped
 		// (a 204, a download, a navigation the browser refused).
@@ -125,6 +132,14 @@ func (r *renderer) landed() error {
 		return err
 	}
 	status, _ := r.ev.response()
+	r.nav.mu.Lock()
+	unreachable, failure := r.nav.unreachable, r.nav.failure
+	r.nav.mu.Unlock()
+	if unreachable != "" {
+		// The page moved somewhere that failed; Chromium's error page is
+		// not the capture.
+		return navError(cmp.Or(failure, "net::ERR_FAILED"), status, r.o.IgnoreHostErrors)
+	}
 	if status != 0 && (status < 200 || status > 399) && !r.o.IgnoreHostErrors {
 		e := pageshot.Errorf(pageshot.CodeHostReturnedError, "The target answered with HTTP status %d.", status)
 		e.ReturnedStatusCode = status
@@ -183,5 +198,29 @@ func (r *renderer) still(ctx context.Context, shoot func(context.Context) error)
 		if err := r.follow(ctx, commits); err != nil {
 			return err
 		}
+	}
+}
+
+// prepareFollowing runs prepare on the document the page settled on. When
+// a step of it fails because the page moved under it (a timer, a meta
+// refresh: the document it worked on is gone), it follows the page and
+// prepares the new document, at most maxMoves times; a page that moves
+// after prepare is followed too. commits is the count the first wait
+// ended at.
+func (r *renderer) prepareFollowing(ctx context.Context, commits int) error {
+	for moves := 0; ; moves++ {
+		err := r.prepare(ctx)
+		if err == nil {
+			return r.follow(ctx, commits)
+		}
+		var pe *pageshot.Error
+		_, busy, now := r.nav.state()
+		if errors.As(err, &pe) || ctx.Err() != nil || (!busy && now == commits) || moves == maxMoves {
+			return err
+		}
+		if err := r.follow(ctx, commits); err != nil {
+			return err
+		}
+		_, _, commits = r.nav.state()
 	}
 }

@@ -166,7 +166,7 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.navigate(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.egressRefusal(); err != nil {
+	if err := r.landed(); err != nil {
 		return nil, err
 	}
 	status, finalURL := r.ev.response()
@@ -180,11 +180,8 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 
 	r.phase = pageshot.PhaseWait
 	waitStart := time.Now()
-	err := r.prepare(ctx)
+	err := r.prepareFollowing(ctx, commits)
 	if err != nil {
-		return nil, err
-	}
-	if err := r.follow(ctx, commits); err != nil {
 		return nil, err
 	}
 
