@@ -35,6 +35,7 @@ func movingSite(t *testing.T, blockedURL string) *httptest.Server {
 	page("/reload", `<script>if (sessionStorage.getItem("reloaded")) { document.body.style.background = "#00cc00" } else { sessionStorage.setItem("reloaded", "1"); location.reload() }</script>`)
 	page("/meta", `<meta http-equiv="refresh" content="0; url=/final">`)
 	page("/still", ``)
+	page("/link", `<a id="go" href="/final">go</a>`)
 	page("/meta-refused", fmt.Sprintf(`<meta http-equiv="refresh" content="0; url=%s">`, blockedURL))
 	page("/js-refused", fmt.Sprintf(`<script>location.href = %q</script>`, blockedURL))
 	page("/js-refused-later", fmt.Sprintf(`<script>onload = () => setTimeout(() => { location.href = %q }, 20)</script>`, blockedURL))
@@ -70,6 +71,7 @@ func TestJSNavigation(t *testing.T) {
 		{"location.reload", map[string]any{"url": site.URL + "/reload"}},
 		{"meta refresh", map[string]any{"url": site.URL + "/meta"}},
 		{"a script of the capture", map[string]any{"url": site.URL + "/still", "scripts": `location.href = "/final"`}},
+		{"a click on a link", map[string]any{"url": site.URL + "/link", "click": "#go"}},
 		{"html that navigates", map[string]any{"html": `<script>location.replace(` + fmt.Sprintf("%q", site.URL+"/final") + `)</script>`}},
 		{"networkidle", map[string]any{"url": site.URL + "/replace", "wait_until": "networkidle"}},
 	} {

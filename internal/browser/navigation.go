@@ -202,11 +202,13 @@ func (r *renderer) still(ctx context.Context, shoot func(context.Context) error)
 }
 
 // prepareFollowing runs prepare on the document the page settled on. When
-// a step of it fails because the page moved under it (a timer, a meta
-// refresh: the document it worked on is gone), it follows the page and
-// prepares the new document, at most maxMoves times; a page that moves
-// after prepare is followed too. commits is the count the first wait
-// ended at.
+// a step of it fails because the page moved under it (a click on a link, a
+// timer, a meta refresh: the document it worked on is gone), it follows
+// the page and prepares the new document, at most maxMoves times, without
+// the actions (click, scripts), which ran already and must not run twice;
+// waits, styles, hidden elements, the delay and the content check apply
+// to the new document. A page that moves after prepare is followed too.
+// commits is the count the first wait ended at.
 func (r *renderer) prepareFollowing(ctx context.Context, commits int) error {
 	for moves := 0; ; moves++ {
 		err := r.prepare(ctx)
@@ -222,5 +224,8 @@ func (r *renderer) prepareFollowing(ctx context.Context, commits int) error {
 			return err
 		}
 		_, _, commits = r.nav.state()
+		o := *r.o
+		o.Click, o.Scripts = "", ""
+		r.o = &o
 	}
 }
