@@ -99,12 +99,8 @@ func DecodeJSONOptions(r io.Reader) (RawOptions, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return RawOptions{}, InvalidRequest([]FieldError{{Field: "", Message: "The body has data after the JSON object."}})
 	}
-	if dups := duplicateMembers(data); len(dups) > 0 {
-		var problems []FieldError
-		for _, name := range dups {
-			problems = append(problems, FieldError{Field: name, Message: "Is given more than once."})
-		}
-		return RawOptions{}, InvalidRequest(problems)
+	if err := CheckDuplicateMembers(data); err != nil {
+		return RawOptions{}, err
 	}
 	return RawOptions{json: m}, nil
 }
@@ -117,6 +113,23 @@ func (r RawOptions) Object() map[string]json.RawMessage { return r.json }
 // parameters; clip is given as clip_x, clip_y, clip_width and clip_height;
 // headers as repeated "Name: value" and cookies as repeated "name=value".
 func QueryOptions(q url.Values) RawOptions { return RawOptions{query: q} }
+
+// CheckDuplicateMembers refuses a JSON text with a member given twice in
+// one object, which a decoder would silently read as the last: an
+// invalid_request with one problem per repeated member, named by its
+// dotted path ("clip.x", "items.url"). Text that is not JSON passes; its
+// decoder reports it.
+func CheckDuplicateMembers(data []byte) error {
+	dups := duplicateMembers(data)
+	if len(dups) == 0 {
+		return nil
+	}
+	var problems []FieldError
+	for _, name := range dups {
+		problems = append(problems, FieldError{Field: name, Message: "Is given more than once."})
+	}
+	return InvalidRequest(problems)
+}
 
 // duplicateMembers returns the members that an object of the JSON text
 // data has more than once, as dotted paths ("clip.x"); a decoder would

@@ -192,3 +192,18 @@ func TestNullAndClipNames(t *testing.T) {
 		t.Errorf("problems with %v, want [clip_foo]", got)
 	}
 }
+
+func TestCheckDuplicateMembers(t *testing.T) {
+	for body, want := range map[string][]string{
+		`{"a": 1, "b": {"c": 1, "d": [{"e": 1, "e": 2}]}}`:   {"b.d.e"},
+		`{"items": [{"url": "x", "url": "y"}], "items": []}`: {"items.url", "items"},
+		`{"a": {"a": 1}, "b": {"a": 1}}`:                     nil,
+		`[{"a": 1}, {"a": 2}]`:                               nil,
+		`not json`:                                           nil,
+	} {
+		got := fields(pageshot.CheckDuplicateMembers([]byte(body)))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", body, got, want)
+		}
+	}
+}

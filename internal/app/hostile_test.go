@@ -229,6 +229,11 @@ func TestClientFaults(t *testing.T) {
 		if len(p.Errors) != 1 || p.Errors[0].Field != "url" {
 			t.Errorf("%+v", p.Errors)
 		}
+		req, _ := http.NewRequest("POST", s.url+"/v1/jobs", strings.NewReader(`{"items": [{"url": "`+tg.URL+`", "url": "http://127.0.0.2/"}]}`))
+		p = wantProblem(t, s.do(t, req), 400, "invalid_request")
+		if len(p.Errors) != 1 || p.Errors[0].Field != "items.url" {
+			t.Errorf("%+v", p.Errors)
+		}
 	})
 }
 

@@ -46,6 +46,9 @@ func DecodeRequest(body []byte) (*Request, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, pageshot.InvalidRequest([]pageshot.FieldError{{Field: "", Message: "The body is not a job: " + err.Error()}})
 	}
+	if err := pageshot.CheckDuplicateMembers(body); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
