@@ -43,6 +43,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzClassify$$' -fuzztime=$(FUZZTIME) ./internal/egress/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseHost$$' -fuzztime=$(FUZZTIME) ./internal/egress/
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckURL$$' -fuzztime=$(FUZZTIME) ./internal/egress/
+	$(GO) test -run='^$$' -fuzz='^FuzzParseOptions$$' -fuzztime=$(FUZZTIME) .
+	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./internal/httpapi/
 
 ## bench: the Go benchmarks of the request path, then pageshot against a
 ## minimal chromedp program on the same page

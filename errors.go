@@ -77,9 +77,9 @@ var catalogue = []CodeInfo{
 	{CodeConcurrencyLimited, 429, "Concurrency limited", true, "Too many captures in flight for the key. See Retry-After."},
 	{CodeInternal, 500, "Internal error", true, "A fault of the server; it is logged with the request id."},
 	{CodeHostReturnedError, 502, "Host returned error", false, "The target answered with a status outside 200–399 and ignore_host_errors is off. returned_status_code holds the status; retryable when it is 5xx or 429."},
-	{CodeConnectionFailed, 502, "Connection failed", true, "The connection to the target was refused, reset or unreachable."},
+	{CodeConnectionFailed, 502, "Connection failed", true, "The connection to the target was refused, reset or unreachable. Not retryable when the target redirects in a loop."},
 	{CodeTLSError, 502, "TLS error", false, "The target's certificate is invalid or expired, or the TLS handshake failed."},
-	{CodePageCrashed, 502, "Page crashed", true, "The renderer died on this page (out of memory, …)."},
+	{CodePageCrashed, 502, "Page crashed", true, "The renderer died on this page (out of memory, …). Not retryable when the page itself killed it: it would again."},
 	{CodeStorageError, 502, "Storage error", true, "Uploading the capture failed after retries."},
 	{CodeServiceUnavailable, 503, "Service unavailable", true, "The capture queue is full, no browser was free in time, the browser is restarting, or the server is shutting down. See Retry-After."},
 	{CodeTimeout, 504, "Timeout", true, "The timeout budget ran out. phase says where: navigation, wait, render or upload."},
@@ -134,9 +134,10 @@ type Error struct {
 	Plan               string        // quota_exceeded
 	Limit, Used        int64         // quota_exceeded
 	ResetAt            time.Time     // quota_exceeded
-	// Permanent marks a failure that the same request meets again however
-	// often it is sent (storage refusing access, a bucket that does not
-	// exist), although its code is retryable in general.
+	// Permanent marks an error of a usually transient code that the same
+	// request would meet again however often it is sent (a redirect loop,
+	// a page that exhausts the renderer's memory, storage refusing access):
+	// it is not retryable.
 	Permanent bool
 
 	Err error

@@ -24,6 +24,9 @@ func DecodeJobRequest(body []byte) (*JobRequest, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, InvalidRequest([]FieldError{{Field: "", Message: "The body is not a job: " + err.Error()}})
 	}
+	if err := CheckDuplicateMembers(body); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 

@@ -82,8 +82,12 @@ type RawOptions struct {
 // DecodeJSONOptions reads a JSON object of options from r. A body that is not
 // a JSON object is an invalid_request with one problem whose field is "".
 func DecodeJSONOptions(r io.Reader) (RawOptions, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return RawOptions{}, err
+	}
 	var m map[string]json.RawMessage
-	dec := json.NewDecoder(r)
+	dec := json.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&m); err != nil {
 		e := InvalidRequest([]FieldError{{Field: "", Message: "The body is not a JSON object: " + jsonErrorText(err)}})
 		e.Err = err
@@ -94,6 +98,9 @@ func DecodeJSONOptions(r io.Reader) (RawOptions, error) {
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return RawOptions{}, InvalidRequest([]FieldError{{Field: "", Message: "The body has data after the JSON object."}})
+	}
+	if err := CheckDuplicateMembers(data); err != nil {
+		return RawOptions{}, err
 	}
 	return RawOptions{json: m}, nil
 }
@@ -106,6 +113,79 @@ func (r RawOptions) Object() map[string]json.RawMessage { return r.json }
 // parameters; clip is given as clip_x, clip_y, clip_width and clip_height;
 // headers as repeated "Name: value" and cookies as repeated "name=value".
 func QueryOptions(q url.Values) RawOptions { return RawOptions{query: q} }
+
+// CheckDuplicateMembers refuses a JSON text with a member given twice in
+// one object, which a decoder would silently read as the last: an
+// invalid_request with one problem per repeated member, named by its
+// dotted path ("clip.x", "items.url"). Text that is not JSON passes; its
+// decoder reports it.
+func CheckDuplicateMembers(data []byte) error {
+	dups := duplicateMembers(data)
+	if len(dups) == 0 {
+		return nil
+	}
+	var problems []FieldError
+	for _, name := range dups {
+		problems = append(problems, FieldError{Field: name, Message: "Is given more than once."})
+	}
+	return InvalidRequest(problems)
+}
+
+// duplicateMembers returns the members that an object of the JSON text
+// data has more than once, as dotted paths ("clip.x"); a decoder would
+// silently keep the last.
+func duplicateMembers(data []byte) []string {
+	type frame struct {
+		object  bool
+		keys    map[string]bool
+		wantKey bool
+		path    string // of the object or array
+		key     string // the member whose value is being read
+	}
+	var stack []*frame
+	var dups []string
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return dups
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.object && top.wantKey {
+			if key, ok := tok.(string); ok {
+				if top.keys[key] {
+					dups = append(dups, strings.TrimPrefix(top.path+"."+key, "."))
+				}
+				top.keys[key], top.wantKey, top.key = true, false, key
+				continue
+			}
+		}
+		path := ""
+		if top != nil {
+			path = top.path
+			if top.object {
+				path += "." + top.key
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, wantKey: true, path: path})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{path: path})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].wantKey = true
+		}
+	}
+}
 
 func jsonErrorText(err error) string {
 	var se *json.SyntaxError
@@ -198,6 +278,10 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	if d.seconds("navigation_timeout", &o.NavigationTimeout, time.Second, lim.MaxTimeout) && o.NavigationTimeout > o.Timeout {
 		d.problem("navigation_timeout", "Must not be larger than timeout.")
 	}
+	if o.Delay >= o.Timeout {
+		// The budget would always run out: a timeout that no retry cures.
+		d.problem("delay", fmt.Sprintf("Must be shorter than timeout (%s).", o.Timeout))
+	}
 
 	d.strings("hide_selectors", &o.HideSelectors, true)
 	d.selector("click", &o.Click)
@@ -206,8 +290,8 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	d.boolean("dark_mode", &o.DarkMode)
 	d.boolean("reduced_motion", &o.ReducedMotion)
 
-	if d.str("user_agent", &o.UserAgent) && strings.ContainsAny(o.UserAgent, "\r\n") {
-		d.problem("user_agent", "Must not contain line breaks.")
+	if d.str("user_agent", &o.UserAgent) && hasControl(o.UserAgent) {
+		d.problem("user_agent", "Must not contain line breaks or other control characters.")
 	}
 	d.headers(&o.Headers)
 	d.cookies(&o.Cookies, o)
@@ -269,7 +353,10 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	return o, nil
 }
 
-var localeRE = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+// localeRE matches a well-formed BCP 47 language tag (RFC 5646 §2.1):
+// language (with extended subtags), script, region, variants, extensions
+// such as -u-co-phonebk, and private use.
+var localeRE = regexp.MustCompile(`^(?:[A-Za-z]{2,3}(?:-[A-Za-z]{3}){0,3}|[A-Za-z]{4,8})(?:-[A-Za-z]{4})?(?:-(?:[A-Za-z]{2}|[0-9]{3}))?(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*(?:-[0-9A-WYZa-wyz](?:-[A-Za-z0-9]{2,8})+)*(?:-[Xx](?:-[A-Za-z0-9]{1,8})+)?$`)
 
 func checkTargetURL(d *decoder, raw string) {
 	switch u, err := url.Parse(raw); {
@@ -283,7 +370,27 @@ func checkTargetURL(d *decoder, raw string) {
 		d.problem("url", "Must be an absolute URL such as https://example.com/.")
 	case (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() == "":
 		d.problem("url", "Has no host.")
+	case u.Port() != "" && !validPort(u.Port()):
+		d.problem("url", fmt.Sprintf("The port %s is not between 1 and 65535.", u.Port()))
 	}
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 1 && n <= 65535
+}
+
+// hasControl reports whether s holds a control character (tab excepted),
+// which no header value may carry.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' || r == 0x7f })
+}
+
+// browserHeaders are the request headers that the browser sets itself
+// from the connection and the request; a capture may not set them.
+var browserHeaders = []string{
+	"host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-authorization",
+	"proxy-connection", "te", "trailer", "upgrade", "expect",
 }
 
 func checkCombinations(d *decoder, o *Options) {
@@ -630,8 +737,11 @@ func (d *decoder) headers(dst *map[string]string) {
 		if !headerNameRE.MatchString(name) {
 			d.problem("headers", fmt.Sprintf("%q is not a valid header name.", name))
 		}
-		if strings.ContainsAny(value, "\r\n\x00") {
-			d.problem("headers", fmt.Sprintf("The value of %q must not contain line breaks.", name))
+		if hasControl(value) {
+			d.problem("headers", fmt.Sprintf("The value of %q must not contain line breaks or other control characters.", name))
+		}
+		if slices.Contains(browserHeaders, strings.ToLower(name)) {
+			d.problem("headers", fmt.Sprintf("%q is set by the browser itself and cannot be given.", name))
 		}
 	}
 	if len(h) > 0 {

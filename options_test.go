@@ -75,6 +75,13 @@ func TestInvalidOptions(t *testing.T) {
 		{"empty selectors", `{"url":"https://a.b/","selector":" ","hide_selectors":[""]}`, []string{"selector", "hide_selectors"}},
 		{"margin", `{"url":"https://a.b/","format":"pdf","pdf_margin":"20in"}`, []string{"pdf_margin"}},
 		{"omit background on jpeg", `{"url":"https://a.b/","format":"jpeg","omit_background":true}`, []string{"omit_background"}},
+		{"port above 65535", `{"url":"https://a.b:65536/"}`, []string{"url"}},
+		{"port 0", `{"url":"http://a.b:0/"}`, []string{"url"}},
+		{"control characters", `{"url":"https://a.b/","user_agent":"x\u0001y","headers":{"X-A":"a\u0000b","X-B":"\u007f"}}`, []string{"user_agent", "headers", "headers"}},
+		{"headers the browser owns", `{"url":"https://a.b/","headers":{"Host":"x","content-length":"1","Transfer-Encoding":"chunked","Connection":"close","Proxy-Authorization":"Basic eA=="}}`,
+			[]string{"headers", "headers", "headers", "headers", "headers"}},
+		{"delay as long as the timeout", `{"url":"https://a.b/","timeout":5,"delay":5000}`, []string{"delay"}},
+		{"duplicate members", `{"url":"https://a.b/","url":"https://c.d/","clip":{"x":1,"x":2,"y":0,"width":1,"height":1}}`, []string{"url", "clip.x"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := parseJSON(t, c.body, pageshot.Limits{})
@@ -89,6 +96,20 @@ func TestInvalidOptions(t *testing.T) {
 				t.Errorf("problems with %v, want %v (%v)", got, want, err)
 			}
 		})
+	}
+}
+
+func TestValidEdgeOptions(t *testing.T) {
+	for _, body := range []string{
+		`{"url":"https://a.b:65535/","locale":"de-DE-u-co-phonebk"}`,
+		`{"url":"https://a.b:1/","locale":"zh-Hant-TW"}`,
+		`{"url":"https://a.b/","locale":"en-US-x-twain","user_agent":"a\tb","headers":{"X-A":"tab\there"}}`,
+		`{"url":"https://a.b/","locale":"sr-Latn-RS-u-nu-latn","timeout":5,"delay":4999}`,
+		`{"url":"https://a.b/","headers":{"X-A":"1"},"cookies":[{"name":"a","value":"1"}],"clip":{"x":0,"y":0,"width":5,"height":5}}`,
+	} {
+		if _, err := parseJSON(t, body, pageshot.Limits{}); err != nil {
+			t.Errorf("%s: %v", body, err)
+		}
 	}
 }
 
@@ -169,5 +190,20 @@ func TestNullAndClipNames(t *testing.T) {
 	_, err = pageshot.ParseOptions(pageshot.QueryOptions(url.Values{"url": {"https://a.b/"}, "clip_foo": {"1"}}), pageshot.Limits{})
 	if got := fields(err); !slices.Equal(got, []string{"clip_foo"}) {
 		t.Errorf("problems with %v, want [clip_foo]", got)
+	}
+}
+
+func TestCheckDuplicateMembers(t *testing.T) {
+	for body, want := range map[string][]string{
+		`{"a": 1, "b": {"c": 1, "d": [{"e": 1, "e": 2}]}}`:   {"b.d.e"},
+		`{"items": [{"url": "x", "url": "y"}], "items": []}`: {"items.url", "items"},
+		`{"a": {"a": 1}, "b": {"a": 1}}`:                     nil,
+		`[{"a": 1}, {"a": 2}]`:                               nil,
+		`not json`:                                           nil,
+	} {
+		got := fields(pageshot.CheckDuplicateMembers([]byte(body)))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", body, got, want)
+		}
 	}
 }

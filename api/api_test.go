@@ -206,7 +206,11 @@ func TestBodyOptionsAreParseOptions(t *testing.T) {
 		t.Errorf("ScreenshotOptions additionalProperties = %v, want false", v)
 	}
 	for _, name := range described {
-		raw, err := pageshot.DecodeJSONOptions(strings.NewReader(`{"url": "https://example.com/", "` + name + `": "x"}`))
+		body := `{"url": "https://example.com/", "` + name + `": "x"}`
+		if name == "url" { // a member given twice is refused
+			body = `{"url": "x"}`
+		}
+		raw, err := pageshot.DecodeJSONOptions(strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}

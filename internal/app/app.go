@@ -98,6 +98,9 @@ type Config struct {
 	// kept. Defaults to 30 days.
 	JobRetention time.Duration
 
+	// HTTP bounds slow clients and connections per address.
+	HTTP HTTPLimits
+
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
 	ShutdownTimeout time.Duration
@@ -346,11 +349,10 @@ func New(cfg Config) (_ *App, err error) {
 		Logger:  cfg.Logger,
 	})
 	a.server = &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
+		Handler:  handler,
+		ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn),
 	}
+	cfg.HTTP.apply(a.server)
 	return a, nil
 }
 
@@ -417,7 +419,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 	a.stopSweep, a.swept = stopSweep, make(chan struct{})
 	go a.sweep(sweepCtx)
 	a.served = make(chan error, 1)
-	go func() { a.served <- a.server.Serve(a.ln) }()
+	go func() { a.served <- a.server.Serve(a.cfg.HTTP.listener(a.ln)) }()
 	switch {
 	case a.cfg.Worker:
 		a.log.Info("worker running job items; admin endpoints on http://" + a.Addr())

@@ -316,7 +316,10 @@ func TestErrors(t *testing.T) {
 		}
 	})
 	t.Run("timeout while waiting", func(t *testing.T) {
-		p := wantProblem(t, s.post(t, map[string]any{"url": tg.URL, "timeout": 4, "delay": 10000}), 504, "timeout")
+		// A delay as long as the timeout is refused up front; a script that
+		// never ends is not.
+		wantProblem(t, s.post(t, map[string]any{"url": tg.URL, "timeout": 4, "delay": 10000}), 400, "invalid_request")
+		p := wantProblem(t, s.post(t, map[string]any{"url": tg.URL, "timeout": 2, "scripts": "await new Promise(() => {})"}), 504, "timeout")
 		if p.Phase != "wait" {
 			t.Errorf("phase %q", p.Phase)
 		}

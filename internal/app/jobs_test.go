@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -811,5 +812,37 @@ func TestJobItemsTakeConcurrencySlots(t *testing.T) {
 	}
 	if ok.Load()+limited.Load() != 6 {
 		t.Errorf("sync captures: %d ok, %d limited", ok.Load(), limited.Load())
+	}
+}
+
+// TestCacheHitsWhenQuotaIsSpent: cache hits are free, so a key whose quota
+// is spent is still served its cached captures, and a 304 of a hit costs
+// nothing either; anything else is quota_exceeded.
+func TestCacheHitsWhenQuotaIsSpent(t *testing.T) {
+	tg := newTarget(t)
+	s := newTenancyServer(t, fastJobs)
+	k, key := s.newKey(t, "one", nil)
+	q := "/v1/screenshot?cache=true&viewport_width=300&viewport_height=200&url=" + url.QueryEscape(tg.URL)
+	get := func(header ...string) *response {
+		return s.send(t, s.request(t, "GET", q, nil, append(bearer(key), header...)...))
+	}
+	miss := get()
+	wantImage(t, miss, "image/png")
+	if miss.Header.Get("X-Cache") != "MISS" || miss.Header.Get("X-Quota-Remaining") != "0" {
+		t.Fatalf("first capture: X-Cache %q, X-Quota-Remaining %q", miss.Header.Get("X-Cache"), miss.Header.Get("X-Quota-Remaining"))
+	}
+	hit := get()
+	img := wantImage(t, hit, "image/png")
+	wantSize(t, img, 300, 200)
+	if hit.Header.Get("X-Cache") != "HIT" || !bytes.Equal(hit.body, miss.body) {
+		t.Errorf("a hit with the quota spent: X-Cache %q, same bytes %v", hit.Header.Get("X-Cache"), bytes.Equal(hit.body, miss.body))
+	}
+	if r := get("If-None-Match", hit.Header.Get("ETag")); r.StatusCode != http.StatusNotModified {
+		t.Errorf("If-None-Match on a hit: %d", r.StatusCode)
+	}
+	r := s.send(t, s.request(t, "GET", "/v1/screenshot?url="+url.QueryEscape(tg.URL), nil, bearer(key)...))
+	wantProblem(t, r, 402, "quota_exceeded")
+	if u := s.usage(t, k.ID); u.Committed != 1 || u.Reserved != 0 {
+		t.Errorf("ledger %+v, want the one capture made", u)
 	}
 }

@@ -164,8 +164,8 @@ func TestRendererCrash(t *testing.T) {
 		c.BrowserFlags = map[string]any{"js-flags": "--max-old-space-size=32"}
 	})
 	p := wantProblem(t, s.post(t, map[string]any{"url": tg.URL + "/oom", "timeout": 30}), 502, "page_crashed")
-	if !*p.Retryable {
-		t.Error("page_crashed is retryable")
+	if *p.Retryable {
+		t.Error("a page that exhausts the renderer's memory would again: not retryable")
 	}
 	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
 }

@@ -29,6 +29,7 @@ var tenancyPlans = map[string]pageshot.Plan{
 	"slow":                   {RatePerMinute: 3, MaxTimeout: time.Minute},
 	"single":                 {MaxConcurrency: 1, MaxTimeout: time.Minute},
 	"pair":                   {MaxConcurrency: 2, MaxTimeout: time.Minute},
+	"one":                    {MonthlyQuota: 1, MaxConcurrency: 10, MaxTimeout: time.Minute},
 	"short":                  {MaxTimeout: 5 * time.Second},
 }
 

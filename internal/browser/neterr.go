@@ -34,6 +34,16 @@ func navError(text string, status int, ignoreHostErrors bool) error {
 		e.Code = pageshot.CodeURLBlocked
 		e.Reason = "blocked"
 		e.Message = "The browser refused to load the target: " + name + "."
+	case name == "ERR_UNSAFE_REDIRECT":
+		// A redirect to file:, data:, chrome: and the like, which the
+		// browser refuses to follow.
+		e.Code = pageshot.CodeURLBlocked
+		e.Reason = "scheme"
+		e.Message = "The target redirected to a scheme that is not allowed; only http and https are."
+	case name == "ERR_TOO_MANY_REDIRECTS":
+		e.Code = pageshot.CodeConnectionFailed
+		e.Permanent = true
+		e.Message = "The target redirects in a loop."
 	case name == "ERR_TIMED_OUT" || name == "ERR_CONNECTION_TIMED_OUT":
 		e.Code = pageshot.CodeConnectionFailed
 		e.Message = "Connecting to the target timed out."

@@ -93,6 +93,7 @@ type renderer struct {
 	guard   pageshot.URLGuard
 	fastPNG bool
 	ev      *capture
+	nav     navigation
 
 	maxBytes, maxPixels int64
 	downloaded          int64 // bytes the page received so far; only the listener touches it
@@ -104,6 +105,9 @@ func (r *renderer) mainFrame() cdp.FrameID { return cdp.FrameID(r.t.targetID) }
 func (r *renderer) listen(ctx context.Context, cancel context.CancelCauseFunc) error {
 	main := r.mainFrame()
 	return chromedp.Listen(ctx, func(ev any) {
+		if r.nav.observe(main, ev) {
+			r.ev.signal()
+		}
 		switch ev := ev.(type) {
 		case *page.EventLifecycleEvent:
 			if ev.FrameID != main {
@@ -153,13 +157,16 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.emulate(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.checkSelectors(ctx); err != nil {
+		return nil, err
+	}
 
 	r.phase = pageshot.PhaseNavigation
 	navStart := time.Now()
 	if err := r.navigate(ctx); err != nil {
 		return nil, err
 	}
-	if err := r.egressRefusal(); err != nil {
+	if err := r.landed(); err != nil {
 		return nil, err
 	}
 	status, finalURL := r.ev.response()
@@ -169,10 +176,11 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		return nil, e
 	}
 	navigated := time.Since(navStart)
+	_, _, commits := r.nav.state()
 
 	r.phase = pageshot.PhaseWait
 	waitStart := time.Now()
-	err := r.prepare(ctx)
+	err := r.prepareFollowing(ctx, commits)
 	if err != nil {
 		return nil, err
 	}
@@ -187,15 +195,24 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	}
 
 	r.phase = pageshot.PhaseRender
-	params, err := r.screenshotParams(ctx)
+	var (
+		data        []byte
+		w, h        int
+		encodeStart time.Time
+	)
+	err = r.still(ctx, func(ctx context.Context) error {
+		params, err := r.screenshotParams(ctx)
+		if err != nil {
+			return err
+		}
+		encodeStart = time.Now()
+		data, w, h, err = r.encode(ctx, params)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
-	encodeStart := time.Now()
-	data, w, h, err := r.encode(ctx, params)
-	if err != nil {
-		return nil, err
-	}
+	status, finalURL = r.ev.response()
 	if o.Format == pageshot.FormatPDF {
 		w, h = o.ViewportWidth, o.ViewportHeight
 	}
@@ -239,7 +256,7 @@ func (r *renderer) emulate(ctx context.Context) error {
 		}
 	}
 	if o.Locale != "" {
-		if _, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: strings.ReplaceAll(o.Locale, "-", "_")}); err != nil {
+		if _, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: icuLocale(o.Locale)}); err != nil {
 			return pageshot.InvalidRequest([]pageshot.FieldError{{Field: "locale", Message: "The browser does not know this locale."}})
 		}
 	}
@@ -446,15 +463,7 @@ func (r *renderer) navigate(ctx context.Context) error {
 		}
 		return navError(res.ErrorText, status, r.o.IgnoreHostErrors)
 	}
-	want := lifecycleName[r.o.WaitUntil]
-	for !r.ev.seen(res.LoaderID, want) {
-		select {
-		case <-r.ev.changed:
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		}
-	}
-	return nil
+	return r.settle(ctx, res.LoaderID)
 }
 
 // prepare runs what happens between load and capture: waits, styles,
@@ -467,9 +476,7 @@ func (r *renderer) prepare(ctx context.Context) error {
 		}
 	}
 	css := o.Styles
-	if len(o.HideSelectors) > 0 {
-		css += "\n" + strings.Join(o.HideSelectors, ",\n") + " { visibility: hidden !important; }"
-	}
+	css += hideRules(o.HideSelectors)
 	if css != "" {
 		if _, err := eval[bool](ctx, `(css => { const s = document.createElement("style"); s.textContent = css; (document.head || document.documentElement).appendChild(s); return true })(`+jsString(css)+`)`); err != nil {
 			return err
@@ -686,7 +693,7 @@ func (r *renderer) classify(reqCtx, ctx context.Context, err error) error {
 	case reqCtx.Err() != nil:
 		return context.Cause(reqCtx) // the client went away
 	case errors.Is(cause, errPageCrashed) || errors.Is(err, errPageCrashed):
-		return &pageshot.Error{Code: pageshot.CodePageCrashed, Message: "The page crashed the renderer.", Err: err}
+		return &pageshot.Error{Code: pageshot.CodePageCrashed, Permanent: true, Message: "The page crashed the renderer.", Err: err}
 	case errors.Is(cause, errTooLarge):
 		return &pageshot.Error{Code: pageshot.CodePageTooLarge, Message: fmt.Sprintf("The page downloaded more than %d bytes.", r.maxBytes), Err: err}
 	case errors.Is(cause, errBrowserLost) || errors.Is(err, errBrowserLost) || errors.Is(err, chromedp.ErrTargetDetached) || r.t.inst.isLost():

@@ -161,6 +161,9 @@ func newKeysCreate(stdout io.Writer) *cobra.Command {
 					return fmt.Errorf("--expires: want RFC 3339, such as 2027-01-31T00:00:00Z: %w", err)
 				}
 			}
+			if err := checkNewKey(name, k.ExpiresAt, now); err != nil {
+				return err
+			}
 			k.SignedOnly, k.URLAllow, k.URLBlock = signedOnly, allow, block
 			if err := st.CreateKey(cmd.Context(), k); err != nil {
 				return err
@@ -199,6 +202,9 @@ func newKeysList(stdout io.Writer) *cobra.Command {
 		Short: "List API keys (never their secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sf.mustExist(cmd); err != nil {
+				return err
+			}
 			st, _, err := sf.open(cmd)
 			if err != nil {
 				return err
@@ -220,7 +226,7 @@ func newKeysList(stdout io.Writer) *cobra.Command {
 			fmt.Fprintln(tw, "ID\tNAME\tPLAN\tSCOPES\tSTATUS\tCREATED\tEXPIRES")
 			for _, k := range keys {
 				j := toKeyJSON(k, now)
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, j.Name, j.Plan, strings.Join(j.Scopes, ","), j.Status, j.CreatedAt, orDash(j.ExpiresAt))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.ID, printable(j.Name), j.Plan, strings.Join(j.Scopes, ","), j.Status, j.CreatedAt, orDash(j.ExpiresAt))
 			}
 			return tw.Flush()
 		},
@@ -237,6 +243,9 @@ func newKeysRevoke(stdout io.Writer) *cobra.Command {
 		Short: "Revoke an API key; a running server refuses it from the next request on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := sf.mustExist(cmd); err != nil {
+				return err
+			}
 			st, _, err := sf.open(cmd)
 			if err != nil {
 				return err
@@ -268,6 +277,9 @@ func newUsage(stdout io.Writer) *cobra.Command {
 		Short: "Usage of the current period (UTC month) per key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sf.mustExist(cmd); err != nil {
+				return err
+			}
 			st, plans, err := sf.openPlans(cmd)
 			if err != nil {
 				return err
@@ -292,6 +304,9 @@ type usageRow struct {
 	Limit     int64  `json:"limit"`
 	Remaining *int64 `json:"remaining"`
 	ResetAt   int64  `json:"reset_at"`
+	// PlanUnknown is set when the plan is not in the config given (Limit
+	// and Remaining are then unknown, not unlimited).
+	PlanUnknown bool `json:"plan_unknown,omitempty"`
 }
 
 func printUsage(ctx context.Context, stdout io.Writer, st app.Store, plans map[string]pageshot.Plan, keyID string, asJSON bool) error {
@@ -316,11 +331,12 @@ func printUsage(ctx context.Context, stdout io.Writer, st app.Store, plans map[s
 			return err
 		}
 		p, ok := plans[k.Plan]
-		if !ok {
-			p = plans[pageshot.DefaultPlanName]
-		}
 		r := usageRow{ID: k.ID, Name: k.Name, Plan: k.Plan, Period: period, Used: u.Committed, InFlight: u.Reserved, Limit: p.MonthlyQuota, ResetAt: reset.Unix()}
-		if p.MonthlyQuota > 0 {
+		if !ok {
+			// Without the server's --config the plan's limits are not known
+			// here; the default plan's would be a guess.
+			r.Limit, r.PlanUnknown = 0, true
+		} else if p.MonthlyQuota > 0 {
 			left := max(0, p.MonthlyQuota-u.Committed-u.Reserved)
 			r.Remaining = &left
 		}
@@ -334,10 +350,12 @@ func printUsage(ctx context.Context, stdout io.Writer, st app.Store, plans map[s
 	fmt.Fprintln(tw, "ID\tNAME\tPLAN\tUSED\tIN FLIGHT\tLIMIT\tREMAINING")
 	for _, r := range rows {
 		limit, left := "unlimited", "-"
-		if r.Remaining != nil {
+		if r.PlanUnknown {
+			limit = "unknown (plan not in --config)"
+		} else if r.Remaining != nil {
 			limit, left = fmt.Sprint(r.Limit), fmt.Sprint(*r.Remaining)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, r.Name, r.Plan, r.Used, r.InFlight, limit, left)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\t%s\n", r.ID, printable(r.Name), r.Plan, r.Used, r.InFlight, limit, left)
 	}
 	return tw.Flush()
 }

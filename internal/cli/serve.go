@@ -204,6 +204,9 @@ func newNode(stdout, stderr io.Writer, use, short string) (*cobra.Command, *app.
 	fs.StringVar(&cfg.Storage.S3.SecretKey, "storage-secret-key", "", "S3 secret key (default: AWS_SECRET_ACCESS_KEY)")
 	fs.BoolVar(&cfg.Storage.S3.PathStyle, "storage-path-style", false, "path-style S3 addressing (MinIO and most self-hosted servers)")
 	fs.StringVar(&cfg.Storage.S3.PublicURL, "storage-public-url", "", "public base URL of the bucket (a CDN); default: presigned URLs")
+	fs.DurationVar(&cfg.HTTP.ReadTimeout, "read-timeout", 30*time.Second, "longest time a client may take to send a whole request, body included")
+	fs.DurationVar(&cfg.HTTP.IdleTimeout, "idle-timeout", 2*time.Minute, "how long a kept-alive connection may wait for its next request")
+	fs.IntVar(&cfg.HTTP.MaxConnsPerAddr, "max-conns-per-ip", 64, "open connections one client address may hold (-1: no cap)")
 	return cmd, &cfg
 }
 

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // ErrInvalidHost is wrapped by every error of ParseHost.
@@ -48,9 +51,12 @@ func (h Host) String() string {
 //     0-octal; fewer than four parts fill the last one). If it does not
 //     parse, as "1.2.3.256" or "09", the host is invalid rather than a name.
 //   - Anything else is a name, lower-cased, with one trailing dot removed.
-//     A name must be ASCII (send internationalized names in their xn--
-//     form), must not have empty labels and must not contain a code point
-//     the URL standard forbids in a domain.
+//     An internationalized name ("münchen.de") is converted to its ASCII
+//     form (xn--mnchen-3ya.de) with IDNA's lookup mapping, as the browser
+//     does; that mapping also turns full-width digits and dots into ASCII
+//     ones, so "１２７.０.０.１" is 127.0.0.1 here as there. A name must not
+//     have empty labels and must not contain a code point the URL standard
+//     forbids in a domain.
 //
 // Errors wrap ErrInvalidHost.
 func ParseHost(s string) (Host, error) {
@@ -71,11 +77,15 @@ func ParseHost(s string) (Host, error) {
 		}
 		return Host{Addr: addr}, nil
 	}
+	if strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }) {
+		ascii, err := idna.Lookup.ToASCII(s)
+		if err != nil || strings.ContainsFunc(ascii, func(r rune) bool { return r >= utf8.RuneSelf }) {
+			return Host{}, fmt.Errorf("parse host %q: not a valid internationalized name: %w", s, ErrInvalidHost)
+		}
+		s = ascii
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x80 {
-			return Host{}, fmt.Errorf("parse host %q: not ASCII, use the xn-- form: %w", s, ErrInvalidHost)
-		}
 		if forbiddenInDomain(c) {
 			return Host{}, fmt.Errorf("parse host %q: forbidden character %q: %w", s, c, ErrInvalidHost)
 		}

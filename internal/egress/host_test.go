@@ -90,8 +90,12 @@ func TestParseHost(t *testing.T) {
 		{"a/b.com", ""},
 		{"a\\b.com", ""},
 		{"a\x00b.com", ""},
-		{"münchen.de", ""},
-		{"１２７.０.０.１", ""},
+		{"münchen.de", "xn--mnchen-3ya.de"},
+		{"MÜNCHEN.de.", "xn--mnchen-3ya.de"},
+		{"bücher.example", "xn--bcher-kva.example"},
+		{"１２７.０.０.１", "127.0.0.1"},
+		{"exa\u200bmple.com", "example.com"}, // ignored by the mapping, as in the browser
+		{"\u0661.com", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

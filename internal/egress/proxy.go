@@ -195,7 +195,14 @@ func (p *Proxy) refuse(w http.ResponseWriter, err error) {
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_, _ = io.WriteString(w, e.Message+"\n")
+	// The body is what a frame of the page shows, and so what the
+	// capture shows to whoever wrote the page: it names no address, class
+	// or reason, which would map the network behind the proxy.
+	body := "pageshot could not load this address.\n"
+	if e.Code == pageshot.CodeURLBlocked {
+		body = "pageshot refused to load this address.\n"
+	}
+	_, _ = io.WriteString(w, body)
 }
 
 var hopHeaders = []string{"Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}

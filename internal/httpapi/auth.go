@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"net"
 	"net/http"
@@ -21,27 +22,63 @@ func caller(ctx context.Context) *pageshot.Caller {
 }
 
 // credentials reads what r presents: Authorization: Bearer, X-API-Key, or
-// on GET access_key, in that order; a GET with a signature parameter is a
-// signed URL.
-func credentials(r *http.Request) pageshot.Credentials {
+// on GET and HEAD access_key; a signature parameter makes a signed URL,
+// which authenticates GET and HEAD /v1/screenshot only, so that the query
+// of a public <img src> opens nothing else. Ambiguous credentials are
+// refused: two different keys, a parameter given twice, a signature where
+// none is accepted.
+func credentials(r *http.Request) (pageshot.Credentials, error) {
 	c := pageshot.Credentials{IP: clientIP(r)}
-	if scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " "); ok && strings.EqualFold(scheme, "Bearer") {
-		c.Key = strings.TrimSpace(token)
-	}
-	if c.Key == "" {
-		c.Key = strings.TrimSpace(r.Header.Get("X-API-Key"))
-	}
-	if r.Method == http.MethodGet {
-		q := r.URL.Query()
-		if c.Key == "" {
-			c.Key = q.Get("access_key")
-		}
-		if q.Has("signature") {
-			c.Key = q.Get("access_key")
-			c.Signed = q
+	var header []string
+	for _, v := range r.Header.Values("Authorization") {
+		if scheme, token, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "Bearer") {
+			header = append(header, strings.TrimSpace(token))
 		}
 	}
-	return c
+	for _, v := range r.Header.Values("X-API-Key") {
+		header = append(header, strings.TrimSpace(v))
+	}
+	for _, k := range header {
+		if c.Key != "" && k != c.Key {
+			return c, pageshot.Errorf(pageshot.CodeInvalidAPIKey, "The request carries more than one API key; send one.")
+		}
+		c.Key = cmp.Or(c.Key, k)
+	}
+	q := r.URL.Query()
+	for _, name := range []string{"access_key", "signature", "expires"} {
+		if len(q[name]) > 1 {
+			code := pageshot.CodeInvalidSignature
+			if name == "access_key" && !q.Has("signature") {
+				code = pageshot.CodeInvalidAPIKey
+			}
+			return c, pageshot.Errorf(code, "The query has %d %s parameters; send one.", len(q[name]), name)
+		}
+	}
+	if q.Has("signature") {
+		if !signedRoute(r) {
+			return c, pageshot.Errorf(pageshot.CodeInvalidSignature, "A signed URL authenticates GET /v1/screenshot only, not %s %s.", r.Method, r.URL.Path)
+		}
+		if c.Key != "" && c.Key != q.Get("access_key") && !strings.HasPrefix(c.Key, q.Get("access_key")+".") {
+			return c, pageshot.Errorf(pageshot.CodeInvalidAPIKey, "The request carries a key and a signed URL of another key; send one.")
+		}
+		c.Key = q.Get("access_key")
+		c.Signed = q
+		return c, nil
+	}
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if k := q.Get("access_key"); k != "" {
+			if c.Key != "" && c.Key != k {
+				return c, pageshot.Errorf(pageshot.CodeInvalidAPIKey, "The request carries more than one API key; send one.")
+			}
+			c.Key = k
+		}
+	}
+	return c, nil
+}
+
+// signedRoute reports whether a signed URL may authenticate r.
+func signedRoute(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && r.URL.Path == "/v1/screenshot"
 }
 
 // clientIP is the address the request came from. Forwarding headers are
@@ -62,7 +99,16 @@ func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, st, err := s.cfg.Tenancy.Authenticate(r.Context(), credentials(r), scope)
+		creds, err := credentials(r)
+		var c *pageshot.Caller
+		var st pageshot.RateState
+		if err != nil {
+			// Refused before any key is looked at; the answer carries
+			// the address's rate state.
+			st = s.cfg.Tenancy.PeekIP(r.Context(), creds.IP)
+		} else {
+			c, st, err = s.cfg.Tenancy.Authenticate(r.Context(), creds, scope)
+		}
 		setRateHeaders(w.Header(), st)
 		if c != nil {
 			w = &quotaWriter{ResponseWriter: w, fill: func(h http.Header) {

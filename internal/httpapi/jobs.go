@@ -42,6 +42,10 @@ func (s *Server) submitJob(w http.ResponseWriter, r *http.Request) {
 	if !s.jobsEnabled(w, r) {
 		return
 	}
+	if err := queryOfPost(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxJobBody))
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -73,10 +77,18 @@ func (s *Server) writeJob(w http.ResponseWriter, r *http.Request, status int, j 
 }
 
 // getJob serves GET /v1/jobs/{id}.
-func (s *Server) getJob(w http.ResponseWriter, r *http.Request) { s.jobOp(w, r, s.cfg.Jobs.Job) }
+func (s *Server) getJob(w http.ResponseWriter, r *http.Request) {
+	s.jobOp(w, r, func(ctx context.Context, k *pageshot.APIKey, id string) (*pageshot.Job, error) {
+		return s.cfg.Jobs.Job(ctx, k, id)
+	})
+}
 
 // cancelJob serves DELETE /v1/jobs/{id}.
-func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) { s.jobOp(w, r, s.cfg.Jobs.Cancel) }
+func (s *Server) cancelJob(w http.ResponseWriter, r *http.Request) {
+	s.jobOp(w, r, func(ctx context.Context, k *pageshot.APIKey, id string) (*pageshot.Job, error) {
+		return s.cfg.Jobs.Cancel(ctx, k, id)
+	})
+}
 
 // jobOp answers the job that op returns for the caller's key and the
 // path's id.

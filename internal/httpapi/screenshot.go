@@ -82,13 +82,16 @@ func (s *Server) objectURL(r *http.Request, key string, ttl time.Duration) strin
 // JSON body of a POST.
 func (s *Server) readOptions(r *http.Request) (pageshot.RawOptions, error) {
 	var raw pageshot.RawOptions
-	if r.Method == http.MethodGet {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
 		q := r.URL.Query()
 		for _, p := range authParams {
 			q.Del(p)
 		}
 		raw = pageshot.QueryOptions(q)
 	} else {
+		if err := queryOfPost(r); err != nil {
+			return raw, err
+		}
 		maxHTML := s.cfg.Limits.MaxHTMLBytes
 		if maxHTML <= 0 {
 			maxHTML = 5 << 20

@@ -114,10 +114,10 @@ func New(cfg Config) *Server {
 		} else {
 			h = s.public(h)
 		}
-		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.name, h))
+		s.mux.Handle(rt.pattern, s.metrics.instrument(rt.name, s.readBody(rt.pattern, h)))
 	}
 	s.mux.Handle("/", s.metrics.instrument("unmatched", s.public(http.HandlerFunc(s.unmatched))))
-	s.handler = s.withRequestID(s.mux)
+	s.handler = s.withRequestID(s.cleanPaths(s.mux))
 	return s
 }
 
