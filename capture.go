@@ -45,7 +45,8 @@ type WaitUntil string
 const (
 	WaitLoad             WaitUntil = "load"
 	WaitDOMContentLoaded WaitUntil = "domcontentloaded"
-	WaitNetworkIdle      WaitUntil = "networkidle"
+	WaitNetworkIdle      WaitUntil = "networkidle"  // no request for 500 ms (networkidle0 is read as this)
+	WaitNetworkIdle2     WaitUntil = "networkidle2" // at most 2 requests for 500 ms
 )
 
 // ResponseType is the shape of a successful answer of the HTTP API.
@@ -159,6 +160,21 @@ type Options struct {
 	URLCheck func(url string) error `json:"-"`
 
 	PDF PDFOptions
+
+	// Emulation and settling, read by options_quality.go.
+
+	// Device is the preset asked for, "" for none. Its viewport, scale and
+	// user agent are already in the fields above, except where the request
+	// set them itself.
+	Device string
+	// Mobile emulates a mobile browser: the meta viewport, overlay
+	// scrollbars, text autosizing and mobile client hints.
+	Mobile bool
+	// Touch emulates a touch screen: touch events and pointer: coarse.
+	Touch bool
+	// DisableAnimations makes CSS animations and transitions jump to their
+	// end state; without it a capture waits, bounded, for running ones.
+	DisableAnimations bool
 }
 
 // Capture is the result of a successful render.

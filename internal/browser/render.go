@@ -176,6 +176,9 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err != nil {
 		return nil, err
 	}
+	if err := r.settle(ctx); err != nil {
+		return nil, err
+	}
 
 	var links []string
 	if o.CollectLinks {
@@ -222,21 +225,16 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 // navigation.
 func (r *renderer) emulate(ctx context.Context) error {
 	o := r.o
-	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-		Width: int64(o.ViewportWidth), Height: int64(o.ViewportHeight), DeviceScaleFactor: o.DeviceScaleFactor,
-	}); err != nil {
-		return fmt.Errorf("set viewport: %w", err)
+	if err := r.setMetrics(ctx); err != nil {
+		return err
 	}
 	if o.OmitBackground {
 		if _, err := chromedp.Call(ctx, transparentBackground, transparent); err != nil {
 			return fmt.Errorf("set background: %w", err)
 		}
 	}
-	if o.UserAgent != "" || o.Locale != "" {
-		ua := cmp.Or(o.UserAgent, r.t.inst.userAgent)
-		if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: o.Locale}); err != nil {
-			return fmt.Errorf("set user agent: %w", err)
-		}
+	if err := r.setUserAgent(ctx); err != nil {
+		return err
 	}
 	if o.Locale != "" {
 		if _, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: strings.ReplaceAll(o.Locale, "-", "_")}); err != nil {
@@ -415,6 +413,7 @@ var lifecycleName = map[pageshot.WaitUntil]string{
 	pageshot.WaitLoad:             "load",
 	pageshot.WaitDOMContentLoaded: "DOMContentLoaded",
 	pageshot.WaitNetworkIdle:      "networkIdle",
+	pageshot.WaitNetworkIdle2:     "networkAlmostIdle", // Chromium's: at most 2 connections for 500 ms
 }
 
 // navigate loads the target and waits for the wait_until event, within the
@@ -463,10 +462,10 @@ func (r *renderer) prepare(ctx context.Context) error {
 			return err
 		}
 	}
-	css := o.Styles
-	if len(o.HideSelectors) > 0 {
-		css += "\n" + strings.Join(o.HideSelectors, ",\n") + " { visibility: hidden !important; }"
+	if err := r.hide(ctx); err != nil {
+		return err
 	}
+	css := o.Styles
 	if css != "" {
 		if _, err := eval[bool](ctx, `(css => { const s = document.createElement("style"); s.textContent = css; (document.head || document.documentElement).appendChild(s); return true })(`+jsString(css)+`)`); err != nil {
 			return err
@@ -563,6 +562,9 @@ func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshot
 			return params, err
 		}
 		if clip != nil {
+			if err := r.unobscure(ctx); err != nil {
+				return params, err
+			}
 			params.Clip = clip
 			params.CaptureBeyondViewport = new(true)
 		}

@@ -1,0 +1,294 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pageshot/pageshot"
+)
+
+// gallery serves the pages of testdata/gallery, built like real sites, and
+// the resources they load, on 127.0.0.1.
+type gallery struct {
+	*httptest.Server
+	mu      sync.Mutex
+	headers map[string]http.Header // request headers by path, the last seen
+	hits    map[string]int         // requests by path
+}
+
+// systemFont is the font the gallery serves as a web font.
+const systemFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
+
+var (
+	green = color.RGBA{0, 0xcc, 0, 0xff}
+	fail  = color.RGBA{0xcc, 0, 0, 0xff} // a check that does not hold
+)
+
+func newGallery(t *testing.T) *gallery {
+	g := &gallery{headers: map[string]http.Header{}, hits: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.Handle("/", http.FileServer(http.Dir("testdata/gallery")))
+	// /img/RRGGBB.png?w=&h=&d=: a solid image, answered after the delay d.
+	mux.HandleFunc("/img/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("name")
+		v, err := strconv.ParseUint(name[:min(6, len(name))], 16, 32)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		q := r.URL.Query()
+		wd, _ := strconv.Atoi(q.Get("w"))
+		ht, _ := strconv.Atoi(q.Get("h"))
+		d, _ := time.ParseDuration(q.Get("d"))
+		img := image.NewRGBA(image.Rect(0, 0, max(wd, 1), max(ht, 1)))
+		c := color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xff}
+		for i := 0; i < len(img.Pix); i += 4 {
+			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+		}
+		var buf bytes.Buffer
+		_ = png.Encode(&buf, img)
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write(buf.Bytes())
+	})
+	// /font.ttf?d=: a real font (DejaVu Sans, from the system), answered
+	// after the delay d.
+	mux.HandleFunc("/font.ttf", func(w http.ResponseWriter, r *http.Request) {
+		b, err := os.ReadFile(systemFont)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		w.Header().Set("Content-Type", "font/ttf")
+		w.Write(b)
+	})
+	// /hang answers only when the client goes away (or after a minute).
+	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+	})
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.headers[r.URL.Path] = r.Header.Clone()
+		g.hits[r.URL.Path]++
+		g.mu.Unlock()
+		mux.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+// header returns the last request headers received for path.
+func (g *gallery) header(path string) http.Header {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.headers[path]
+}
+
+// wantChecks asserts that the blocks painted by checks.js (one per check,
+// each 100 CSS pixels tall from top, scaled by scale) are green.
+func wantChecks(t *testing.T, img image.Image, top int, scale float64, labels ...string) {
+	t.Helper()
+	for i, label := range labels {
+		y := int((float64(top) + float64(i)*100 + 50) * scale)
+		if c := img.At(10, y); !near(c, green, 10) {
+			t.Errorf("check %q failed: pixel at y=%d is %v", label, y, c)
+		}
+	}
+}
+
+// TestGalleryLooksLikeABrowser: a page that looks for the tells of an
+// automated headless browser finds none.
+func TestGalleryLooksLikeABrowser(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{
+		"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]",
+		"viewport_width": 900, "viewport_height": 700,
+	}), "image/png")
+	wantSize(t, img, 900, 700)
+	wantChecks(t, img, 0, 1, "webdriver", "user agent", "client hints", "screen")
+	h := g.header("/stealth.html")
+	for _, name := range []string{"User-Agent", "Sec-Ch-Ua"} {
+		if v := h.Get(name); v == "" || bytes.Contains(bytes.ToLower([]byte(v)), []byte("headless")) {
+			t.Errorf("%s sent to the site: %q", name, v)
+		}
+	}
+}
+
+// TestGalleryDevice: device=iphone_15 gives the iPhone's viewport, scale
+// and a truly mobile page; without it the same page is a desktop one.
+func TestGalleryDevice(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{
+		"url": g.URL + "/device.html", "device": "iphone_15", "wait_for_selector": "body[data-done]",
+	}), "image/png")
+	wantSize(t, img, 393*3, 852*3)
+	wantChecks(t, img, 0, 3, "narrow layout", "pointer: coarse", "touch events", "mobile user agent", "scale", "mobile client hint")
+	if ua := g.header("/device.html").Get("User-Agent"); !bytes.Contains([]byte(ua), []byte("iPhone")) {
+		t.Errorf("User-Agent sent: %q", ua)
+	}
+
+	desk := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/device.html", "wait_for_selector": "body[data-done]"}), "image/png")
+	wantSize(t, desk, 1280, 800)
+	for i, label := range []string{"narrow layout", "pointer: coarse", "touch events", "mobile user agent"} {
+		if c := desk.At(10, i*100+50); !near(c, fail, 10) {
+			t.Errorf("desktop: check %q holds: %v", label, c)
+		}
+	}
+
+	t.Run("explicit viewport wins", func(t *testing.T) {
+		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/device.html", "device": "pixel_8", "viewport_width": 360, "device_scale_factor": 1}), "image/png")
+		wantSize(t, img, 360, 915)
+	})
+	t.Run("device list", func(t *testing.T) {
+		r := s.get(t, "/v1/devices")
+		var list struct {
+			Devices []pageshot.Device `json:"devices"`
+		}
+		if err := json.Unmarshal(r.body, &list); err != nil || r.StatusCode != 200 {
+			t.Fatalf("GET /v1/devices: %d %v %s", r.StatusCode, err, r.body)
+		}
+		if !slices.Equal(list.Devices, pageshot.Devices) {
+			t.Errorf("listed %v", list.Devices)
+		}
+		i := slices.IndexFunc(list.Devices, func(d pageshot.Device) bool { return d.Name == "iphone_15" })
+		if i < 0 {
+			t.Fatal("iphone_15 not listed")
+		}
+		if d := list.Devices[i]; d.Width != 393 || d.Height != 852 || d.ScaleFactor != 3 || !d.Mobile || !d.Touch || !strings.Contains(d.UserAgent, "iPhone") {
+			t.Errorf("iphone_15: %+v", d)
+		}
+		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/devices", nil)
+		wantProblem(t, s.send(t, req), 401, "missing_api_key")
+	})
+	t.Run("unknown device", func(t *testing.T) {
+		p := wantProblem(t, s.post(t, map[string]any{"url": g.URL, "device": "nokia_3310"}), 400, "invalid_request")
+		if len(p.Errors) != 1 || p.Errors[0].Field != "device" {
+			t.Errorf("errors: %+v", p.Errors)
+		}
+	})
+}
+
+// countNear counts the pixels of r in img within tol of c.
+func countNear(img image.Image, r image.Rectangle, c color.RGBA, tol int) int {
+	n := 0
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X; x < r.Max.X; x++ {
+			if near(img.At(x, y), c, tol) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestGallerySettled: a capture shows the page at rest, not mid-fade,
+// mid-slide or before its web font arrived; disable_animations shows the
+// end of animations longer than any wait.
+func TestGallerySettled(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	white := color.RGBA{0xff, 0xff, 0xff, 0xff}
+	for _, disable := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fade and slide, disable_animations=%v", disable), func(t *testing.T) {
+			img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/motion.html", "viewport_width": 1000, "viewport_height": 600, "disable_animations": disable}), "image/png")
+			if c := img.At(500, 100); !near(c, blue, 6) {
+				t.Errorf("hero is %v, want the end of its fade-in", c)
+			}
+			if c := img.At(700, 250); !near(c, green, 6) {
+				t.Errorf("slid card is %v at its end position", c)
+			}
+			if c := img.At(100, 250); !near(c, white, 6) {
+				t.Errorf("slid card's start position is %v", c)
+			}
+		})
+	}
+	t.Run("fade longer than the wait", func(t *testing.T) {
+		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/slow.html", "viewport_width": 400, "viewport_height": 400}), "image/png")
+		if c := img.At(200, 150); near(c, blue, 30) || near(c, white, 3) {
+			t.Errorf("a 30 s fade is %v after the bounded wait, want part-way", c)
+		}
+		img = wantImage(t, s.post(t, map[string]any{"url": g.URL + "/slow.html", "viewport_width": 400, "viewport_height": 400, "disable_animations": true}), "image/png")
+		if c := img.At(200, 150); !near(c, blue, 6) {
+			t.Errorf("with disable_animations the fade is %v, want its end", c)
+		}
+	})
+	t.Run("web font in flight", func(t *testing.T) {
+		if _, err := os.Stat(systemFont); err != nil {
+			t.Skip("no DejaVu Sans on this machine (Debian: fonts-dejavu-core)")
+		}
+		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/font.html", "viewport_width": 1000, "viewport_height": 300}), "image/png")
+		if n := countNear(img, image.Rect(0, 0, 1000, 200), color.RGBA{0, 0, 0, 0xff}, 40); n < 2000 {
+			t.Errorf("%d dark pixels: the headline was captured before its font arrived", n)
+		}
+	})
+}
+
+// TestGalleryHideSelectors: hidden elements are gone from the picture and
+// from the layout, even when the page insists on showing them.
+func TestGalleryHideSelectors(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	magenta := color.RGBA{0xff, 0, 0xff, 0xff}
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/hide.html", "viewport_width": 800, "viewport_height": 600}), "image/png")
+	if !near(img.At(400, 100), magenta, 6) || !near(img.At(400, 550), red, 6) {
+		t.Fatalf("the page shows no promo or banner: %v %v", img.At(400, 100), img.At(400, 550))
+	}
+	img = wantImage(t, s.post(t, map[string]any{"url": g.URL + "/hide.html", "viewport_width": 800, "viewport_height": 600, "hide_selectors": []string{"#banner", ".promo"}}), "image/png")
+	if c := img.At(400, 550); !near(c, green, 6) {
+		t.Errorf("banner still painted: %v", c)
+	}
+	if c := img.At(400, 100); !near(c, green, 6) {
+		t.Errorf("the promo's place is %v, want the article moved up", c)
+	}
+}
+
+// TestGallerySelectorUnobscured: an element captured under a fixed header,
+// a sticky menu and a floating chat button shows only itself.
+func TestGallerySelectorUnobscured(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/header.html", "selector": "#pricing", "viewport_width": 800, "viewport_height": 600}), "image/png")
+	wantSize(t, img, 600, 400)
+	if n := countNear(img, img.Bounds(), blue, 6); n != 600*400 {
+		t.Errorf("%d of %d pixels are the element's own", n, 600*400)
+	}
+}
+
+// TestGalleryNetworkAlmostIdle: a page that always keeps a request open is
+// captured with networkidle2; networkidle waits for a silence that never
+// comes and says so.
+func TestGalleryNetworkAlmostIdle(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/poll.html", "wait_until": "networkidle2", "viewport_width": 300, "viewport_height": 200}), "image/png")
+	if c := img.At(150, 100); !near(c, green, 6) {
+		t.Errorf("pixel %v", c)
+	}
+	p := wantProblem(t, s.post(t, map[string]any{"url": g.URL + "/poll.html", "wait_until": "networkidle", "timeout": 2}), 504, "timeout")
+	if p.Phase != "navigation" {
+		t.Errorf("phase %q", p.Phase)
+	}
+}
