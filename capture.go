@@ -188,6 +188,9 @@ type Capture struct {
 	// (200 for html input, which is served from memory).
 	ReturnedStatusCode int
 	FinalURL           string
+	// Truncated tells that a full-page capture was cut: at
+	// full_page_max_height, or where the pixel limit allowed.
+	Truncated bool
 	// Links are the page's http(s) links, absolute, when Options.CollectLinks.
 	Links  []string
 	Timing Timing

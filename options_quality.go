@@ -36,3 +36,13 @@ func (d *decoder) qualityOptions(o *Options) {
 	}
 	d.boolean("disable_animations", &o.DisableAnimations)
 }
+
+// FullPageLimits returns lim with the plan's bound on full_page_max_height
+// applied: the smaller of the server's and the plan's, when the plan sets
+// one.
+func (p Plan) FullPageLimits(lim Limits) Limits {
+	if p.MaxFullPageHeight > 0 {
+		lim.MaxFullPageHeight = min(lim.withDefaults().MaxFullPageHeight, p.MaxFullPageHeight)
+	}
+	return lim
+}

@@ -2,6 +2,7 @@ package pageshot_test
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -170,5 +171,54 @@ func TestNullAndClipNames(t *testing.T) {
 	_, err = pageshot.ParseOptions(pageshot.QueryOptions(url.Values{"url": {"https://a.b/"}, "clip_foo": {"1"}}), pageshot.Limits{})
 	if got := fields(err); !slices.Equal(got, []string{"clip_foo"}) {
 		t.Errorf("problems with %v, want [clip_foo]", got)
+	}
+}
+
+func TestPlanFullPageLimits(t *testing.T) {
+	for _, c := range []struct{ server, plan, want int }{
+		{0, 0, 20000},     // the default bound
+		{30000, 0, 30000}, // the server's
+		{30000, 8000, 8000},
+		{5000, 8000, 5000}, // never past the server's
+		{0, 50000, 20000},
+	} {
+		lim := pageshot.Plan{MaxFullPageHeight: c.plan}.FullPageLimits(pageshot.Limits{MaxFullPageHeight: c.server})
+		o, err := parseJSON(t, `{"url":"https://a.b/","full_page":true}`, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.FullPageMaxHeight != min(20000, c.want) {
+			t.Errorf("server %d plan %d: default full_page_max_height %d", c.server, c.plan, o.FullPageMaxHeight)
+		}
+		if _, err := parseJSON(t, fmt.Sprintf(`{"url":"https://a.b/","full_page":true,"full_page_max_height":%d}`, c.want), lim); err != nil {
+			t.Errorf("server %d plan %d: %d refused: %v", c.server, c.plan, c.want, err)
+		}
+		if _, err := parseJSON(t, fmt.Sprintf(`{"url":"https://a.b/","full_page":true,"full_page_max_height":%d}`, c.want+1), lim); err == nil {
+			t.Errorf("server %d plan %d: %d accepted", c.server, c.plan, c.want+1)
+		}
+	}
+}
+
+func TestDevicePresets(t *testing.T) {
+	o, err := parseJSON(t, `{"url":"https://a.b/","device":"iphone_15"}`, pageshot.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ViewportWidth != 393 || o.ViewportHeight != 852 || o.DeviceScaleFactor != 3 || !o.Mobile || !o.Touch || !strings.Contains(o.UserAgent, "iPhone") {
+		t.Errorf("iphone_15: %+v", o)
+	}
+	o, err = parseJSON(t, `{"url":"https://a.b/","device":"desktop_hd","user_agent":"mine","viewport_height":900}`, pageshot.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ViewportWidth != 1920 || o.ViewportHeight != 900 || o.DeviceScaleFactor != 1 || o.Mobile || o.Touch || o.UserAgent != "mine" {
+		t.Errorf("desktop_hd with overrides: %+v", o)
+	}
+	seen := map[string]bool{}
+	for _, d := range pageshot.Devices {
+		if seen[d.Name] || d.Width < 100 || d.Height < 100 || d.ScaleFactor < 1 || d.ScaleFactor > 4 || d.Mobile != (d.UserAgent != "") {
+			t.Errorf("preset %+v", d)
+		}
+		seen[d.Name] = true
 	}
 }

@@ -118,6 +118,9 @@ type Plan struct {
 	MaxConcurrency int
 	// MaxTimeout is the largest timeout a request may ask for.
 	MaxTimeout time.Duration
+	// MaxFullPageHeight is the largest full_page_max_height a request may
+	// ask for, within the server's own bound; 0 leaves the server's.
+	MaxFullPageHeight int
 }
 
 // DefaultPlanName names the plan that always exists.

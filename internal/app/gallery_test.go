@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/app"
 )
 
 // gallery serves the pages of testdata/gallery, built like real sites, and
@@ -40,8 +42,19 @@ var (
 func newGallery(t *testing.T) *gallery {
 	g := &gallery{headers: map[string]http.Header{}, hits: map[string]int{}}
 	mux := http.NewServeMux()
-	mux.Handle("/", http.FileServer(http.Dir("testdata/gallery")))
-	// /img/RRGGBB.png?w=&h=&d=: a solid image, answered after the delay d.
+	// The pages, each answered after the delay d when one is asked for.
+	files := http.FileServer(http.Dir("testdata/gallery"))
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		d, _ := time.ParseDuration(r.URL.Query().Get("d"))
+		select {
+		case <-time.After(d):
+		case <-r.Context().Done():
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))
+	// /img/RRGGBB.png?w=&h=&d=: an image of that colour, answered after the
+	// delay d.
 	mux.HandleFunc("/img/{name}", func(w http.ResponseWriter, r *http.Request) {
 		name := r.PathValue("name")
 		v, err := strconv.ParseUint(name[:min(6, len(name))], 16, 32)
@@ -55,8 +68,17 @@ func newGallery(t *testing.T) *gallery {
 		d, _ := time.ParseDuration(q.Get("d"))
 		img := image.NewRGBA(image.Rect(0, 0, max(wd, 1), max(ht, 1)))
 		c := color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xff}
-		for i := 0; i < len(img.Pix); i += 4 {
-			img.Pix[i], img.Pix[i+1], img.Pix[i+2], img.Pix[i+3] = c.R, c.G, c.B, c.A
+		// A black frame two pixels wide, so that no image is one solid
+		// colour (which a PDF would draw as a plain rectangle).
+		b := img.Bounds()
+		for y := b.Min.Y; y < b.Max.Y; y++ {
+			for x := b.Min.X; x < b.Max.X; x++ {
+				if x < 2 || y < 2 || x >= b.Max.X-2 || y >= b.Max.Y-2 {
+					img.Set(x, y, color.RGBA{0, 0, 0, 0xff})
+				} else {
+					img.Set(x, y, c)
+				}
+			}
 		}
 		var buf bytes.Buffer
 		_ = png.Encode(&buf, img)
@@ -290,5 +312,137 @@ func TestGalleryNetworkAlmostIdle(t *testing.T) {
 	p := wantProblem(t, s.post(t, map[string]any{"url": g.URL + "/poll.html", "wait_until": "networkidle", "timeout": 2}), 504, "timeout")
 	if p.Phase != "navigation" {
 		t.Errorf("phase %q", p.Phase)
+	}
+}
+
+// lazyRows are the rows of lazy.html below the first screen: each shows one
+// image (or iframe, or section) of its colour in the middle once loaded,
+// grey (#888888) or white before.
+var lazyRows = []struct{ kind, color string }{
+	{"native", "0000ff"}, {"lazysizes", "00cc00"}, {"io", "ff00ff"},
+	{"native", "00cccc"}, {"lazysizes", "cc6600"}, {"io", "6600cc"},
+	{"native", "0066cc"}, {"lazysizes", "cc0066"}, {"io", "66cc00"},
+	{"native", "006666"}, {"lazysizes", "996600"},
+	{"iframe", "ff00ff"}, {"content-visibility", "ffaa00"},
+}
+
+func hexColor(s string) color.RGBA {
+	v, _ := strconv.ParseUint(s, 16, 32)
+	return color.RGBA{uint8(v >> 16), uint8(v >> 8), uint8(v), 0xff}
+}
+
+// TestGalleryLazyFullPage: a full-page capture of a long article whose
+// images arrive 400 ms after they are asked for shows every one of them,
+// whether the page loads them natively (loading=lazy), with lazysizes or
+// with its own IntersectionObserver, and its lazy iframe and
+// content-visibility:auto section too.
+func TestGalleryLazyFullPage(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/lazy.html", "full_page": true, "viewport_width": 800, "viewport_height": 600}), "image/png")
+	wantSize(t, img, 800, 600*(len(lazyRows)+1))
+	for i, row := range lazyRows {
+		y := (i+1)*600 + 300
+		if c := img.At(300, y); !near(c, hexColor(row.color), 6) {
+			t.Errorf("row %d (%s) at y=%d is %v, want #%s", i+1, row.kind, y, c, row.color)
+		}
+	}
+}
+
+// TestGalleryTruncated: a page taller than the cap is cut at
+// full_page_max_height, or where the pixel limit allows, and the answer
+// says so; the cap's bound is the server's --max-full-page-height.
+func TestGalleryTruncated(t *testing.T) {
+	s := startServer(t, func(c *app.Config) {
+		c.MaxPixels = 12_000_000
+		c.Limits.MaxFullPageHeight = 30000
+	})
+	g := newGallery(t)
+	stripe := func(y int) color.RGBA { // tall.html: 1000 px stripes, blue first
+		if (y/1000)%2 == 0 {
+			return blue
+		}
+		return green
+	}
+	t.Run("at the default height", func(t *testing.T) {
+		r := s.post(t, map[string]any{"url": g.URL + "/tall.html", "full_page": true, "viewport_width": 300, "viewport_height": 600})
+		img := wantImage(t, r, "image/png")
+		wantSize(t, img, 300, 20000)
+		if r.Header.Get("X-Truncated") != "true" {
+			t.Errorf("X-Truncated = %q", r.Header.Get("X-Truncated"))
+		}
+		if c := img.At(150, 19990); !near(c, stripe(19990), 6) {
+			t.Errorf("bottom pixel %v", c)
+		}
+	})
+	t.Run("at the pixel limit", func(t *testing.T) {
+		// 300 × 30,000 CSS pixels at scale 2 would be 36 M pixels: cut
+		// to 12 M, 10,000 CSS pixels.
+		r := s.post(t, map[string]any{"url": g.URL + "/tall.html", "full_page": true, "full_page_max_height": 30000, "device_scale_factor": 2, "viewport_width": 300, "viewport_height": 600, "response_type": "json"})
+		var out struct {
+			Width, Height int
+			Truncated     bool
+		}
+		if err := json.Unmarshal(r.body, &out); err != nil || r.StatusCode != 200 {
+			t.Fatalf("%d %v %s", r.StatusCode, err, r.body)
+		}
+		if out.Width != 600 || out.Height != 20000 || !out.Truncated || r.Header.Get("X-Truncated") != "true" {
+			t.Errorf("answer %+v, X-Truncated %q", out, r.Header.Get("X-Truncated"))
+		}
+		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/tall.html", "full_page": true, "full_page_max_height": 30000, "device_scale_factor": 2, "viewport_width": 300, "viewport_height": 600}), "image/png")
+		wantSize(t, img, 600, 20000)
+		if c := img.At(300, 19990); !near(c, stripe(9995), 6) {
+			t.Errorf("bottom pixel %v", c)
+		}
+	})
+	t.Run("not cut", func(t *testing.T) {
+		r := s.post(t, map[string]any{"url": g.URL + "/shell.html", "full_page": true, "viewport_width": 300, "viewport_height": 600, "response_type": "json"})
+		if r.StatusCode != 200 || r.Header.Get("X-Truncated") != "" || !bytes.Contains(r.body, []byte(`"truncated":false`)) {
+			t.Errorf("%d X-Truncated %q %s", r.StatusCode, r.Header.Get("X-Truncated"), r.body)
+		}
+	})
+	t.Run("over the server's cap", func(t *testing.T) {
+		p := wantProblem(t, s.post(t, map[string]any{"url": g.URL + "/tall.html", "full_page": true, "full_page_max_height": 30001}), 400, "invalid_request")
+		if len(p.Errors) != 1 || p.Errors[0].Field != "full_page_max_height" {
+			t.Errorf("errors %+v", p.Errors)
+		}
+	})
+}
+
+// TestGalleryAppShell: a page whose content scrolls inside a container
+// is captured whole.
+func TestGalleryAppShell(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/shell.html", "full_page": true, "viewport_width": 800, "viewport_height": 600}), "image/png")
+	wantSize(t, img, 800, 80+6*500)
+	for i, want := range []color.RGBA{red, blue, green, blue, green, blue, hexColor("ff00ff")} {
+		y := 40
+		if i > 0 {
+			y = 80 + (i-1)*500 + 250
+		}
+		if c := img.At(400, y); !near(c, want, 6) {
+			t.Errorf("y=%d: %v, want %v", y, c, want)
+		}
+	}
+}
+
+// TestGalleryLazyPDF: a PDF of the long article carries every lazy image.
+// No PDF rasteriser is at hand, so the images are counted in the file:
+// each loaded image is one image object 400×300 pixels large (a grey
+// placeholder is a plain rectangle).
+func TestGalleryLazyPDF(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	r := s.post(t, map[string]any{"url": g.URL + "/lazy.html", "format": "pdf"})
+	if r.StatusCode != 200 || r.Header.Get("Content-Type") != "application/pdf" {
+		t.Fatalf("%d %s", r.StatusCode, r.body[:min(len(r.body), 300)])
+	}
+	images := regexp.MustCompile(`/Subtype\s*/Image\b[^>]*?/Width\s+400\b[^>]*?/Height\s+300\b|/Width\s+400\b[^>]*?/Height\s+300\b[^>]*?/Subtype\s*/Image\b`).FindAll(r.body, -1)
+	want := 0
+	for _, row := range lazyRows {
+		if row.kind != "iframe" && row.kind != "content-visibility" {
+			want++
+		}
+	}
+	if len(images) != want {
+		t.Errorf("%d images of 400x300 in the PDF, want %d", len(images), want)
 	}
 }

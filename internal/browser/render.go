@@ -10,7 +10,6 @@ import (
 	"image"
 	_ "image/jpeg" // DecodeConfig of captures
 	_ "image/png"
-	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -97,6 +96,9 @@ type renderer struct {
 	maxBytes, maxPixels int64
 	downloaded          int64 // bytes the page received so far; only the listener touches it
 	phase               string
+
+	net       netTracker // requests in flight, for the scroll pass
+	truncated bool       // the full page was cut
 }
 
 func (r *renderer) mainFrame() cdp.FrameID { return cdp.FrameID(r.t.targetID) }
@@ -104,6 +106,7 @@ func (r *renderer) mainFrame() cdp.FrameID { return cdp.FrameID(r.t.targetID) }
 func (r *renderer) listen(ctx context.Context, cancel context.CancelCauseFunc) error {
 	main := r.mainFrame()
 	return chromedp.Listen(ctx, func(ev any) {
+		r.net.track(ev)
 		switch ev := ev.(type) {
 		case *page.EventLifecycleEvent:
 			if ev.FrameID != main {
@@ -212,6 +215,7 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		Height:             h,
 		ReturnedStatusCode: status,
 		FinalURL:           finalURL,
+		Truncated:          r.truncated,
 		Links:              links,
 		Timing: pageshot.Timing{
 			Navigation: navigated,
@@ -543,7 +547,7 @@ func (r *renderer) waitVisible(ctx context.Context, field, sel string) error {
 func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshotParams, error) {
 	o := r.o
 	if o.Format == pageshot.FormatPDF {
-		return page.CaptureScreenshotParams{}, nil
+		return page.CaptureScreenshotParams{}, r.scrollPass(ctx, float64(o.FullPageMaxHeight))
 	}
 	params := page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormat(o.Format)}
 	if o.Quality > 0 {
@@ -554,9 +558,15 @@ func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshot
 	}
 	switch {
 	case o.Clip != nil:
+		if err := r.reveal(ctx); err != nil {
+			return params, err
+		}
 		params.Clip = &page.Viewport{X: o.Clip.X, Y: o.Clip.Y, Width: o.Clip.Width, Height: o.Clip.Height, Scale: 1}
 		params.CaptureBeyondViewport = new(true)
 	case o.Selector != "":
+		if err := r.reveal(ctx); err != nil {
+			return params, err
+		}
 		clip, err := r.elementClip(ctx)
 		if err != nil {
 			return params, err
@@ -569,7 +579,7 @@ func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshot
 			params.CaptureBeyondViewport = new(true)
 		}
 	case o.FullPage:
-		clip, err := r.fullPageClip(ctx)
+		clip, err := r.fullPage(ctx)
 		if err != nil {
 			return params, err
 		}
@@ -629,30 +639,6 @@ func (r *renderer) elementClip(ctx context.Context) (*page.Viewport, error) {
 		return nil, nil
 	}
 	return &page.Viewport{X: rc.X, Y: rc.Y, Width: rc.W, Height: rc.H, Scale: 1}, nil
-}
-
-// fullPageClip scrolls through the page so lazy content loads, and returns
-// the page's whole area, cut at full_page_max_height.
-func (r *renderer) fullPageClip(ctx context.Context) (*page.Viewport, error) {
-	o := r.o
-	_, err := eval[bool](ctx, `(async max => {
-  const step = innerHeight, frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 16)));
-  for (let y = 0; y < Math.min(document.documentElement.scrollHeight, max); y += step) { scrollTo(0, y); await frame(); }
-  scrollTo(0, 0); await frame(); return true })(`+fmt.Sprint(o.FullPageMaxHeight)+`)`)
-	if err != nil {
-		return nil, err
-	}
-	m, err := chromedp.Call(ctx, page.GetLayoutMetrics, cdp.Empty{})
-	if err != nil {
-		return nil, fmt.Errorf("get layout metrics: %w", err)
-	}
-	w, h := float64(o.ViewportWidth), float64(o.ViewportHeight)
-	if m.CSSContentSize != nil {
-		w = max(w, math.Ceil(m.CSSContentSize.Width))
-		h = max(h, math.Ceil(m.CSSContentSize.Height))
-	}
-	h = min(h, float64(o.FullPageMaxHeight))
-	return &page.Viewport{Width: w, Height: h, Scale: 1}, nil
 }
 
 func (r *renderer) pdf(ctx context.Context) ([]byte, int, int, error) {

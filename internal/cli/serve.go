@@ -50,6 +50,8 @@ type planYAML struct {
 	RatePerMinute  *int    `yaml:"rate_per_minute"`
 	MaxConcurrency *int    `yaml:"max_concurrency"`
 	MaxTimeout     *string `yaml:"max_timeout"`
+	// MaxFullPageHeight bounds full_page_max_height (CSS pixels).
+	MaxFullPageHeight *int `yaml:"max_full_page_height"`
 }
 
 // plans returns the plans of the file, with the default plan always
@@ -80,7 +82,10 @@ func (fc fileConfig) plans() (map[string]pageshot.Plan, error) {
 			}
 			p.MaxTimeout = d
 		}
-		if p.MonthlyQuota < 0 || p.RatePerMinute < 0 || p.MaxConcurrency < 0 {
+		if y.MaxFullPageHeight != nil {
+			p.MaxFullPageHeight = *y.MaxFullPageHeight
+		}
+		if p.MonthlyQuota < 0 || p.RatePerMinute < 0 || p.MaxConcurrency < 0 || p.MaxFullPageHeight < 0 {
 			return nil, fmt.Errorf("plan %s: limits cannot be negative (0 means unlimited)", name)
 		}
 		out[name] = p
@@ -170,6 +175,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
 	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for when its plan sets none")
+	fs.IntVar(&cfg.Limits.MaxFullPageHeight, "max-full-page-height", 20000, "largest full_page_max_height, in CSS pixels (full-page captures are cut there and flagged)")
 	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
 	fs.IntVar(&cfg.Jobs.Workers, "job-workers", 0, "job items captured at once (default: --concurrency)")
 	fs.DurationVar(&cfg.Jobs.JobTimeout, "job-timeout", 3*time.Minute, "longest run of one job item")

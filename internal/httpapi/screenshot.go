@@ -43,6 +43,7 @@ func (s *Server) screenshot(w http.ResponseWriter, r *http.Request) {
 		if c.Plan.MaxTimeout > 0 {
 			lim.MaxTimeout = c.Plan.MaxTimeout
 		}
+		lim = c.Plan.FullPageLimits(lim)
 	}
 	res, err := s.capture(r, c, lim)
 	if adm != nil {
@@ -140,7 +141,9 @@ func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits
 	}
 	res.made = true
 	ext := "." + res.c.Format.Extension()
-	if cacheKey != "" {
+	// A cut capture is not cached: the cache does not keep the flag, and a
+	// cut is never served silently.
+	if cacheKey != "" && !res.c.Truncated {
 		// A random name, not one derived from the cache key: the object
 		// URL needs no API key, and a name anyone could compute from a key
 		// id and options would tell who captured what.
@@ -241,6 +244,7 @@ type captureJSON struct {
 	Height             int        `json:"height"`
 	Bytes              int        `json:"bytes"`
 	ReturnedStatusCode int        `json:"returned_status_code"`
+	Truncated          bool       `json:"truncated"`
 	Cache              *cacheJSON `json:"cache,omitempty"`
 }
 
@@ -256,6 +260,9 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *captu
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	h.Set("ETag", etag)
 	h.Set("X-Returned-Status-Code", strconv.Itoa(c.ReturnedStatusCode))
+	if c.Truncated {
+		h.Set("X-Truncated", "true")
+	}
 	h.Set("X-Cache", "MISS")
 	if res.cached {
 		h.Set("X-Cache", "HIT")
@@ -281,9 +288,9 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *captu
 		h.Set("Content-Type", "application/json")
 		out := captureJSON{
 			URL: res.url, Format: string(c.Format), Width: c.Width, Height: c.Height, Bytes: len(c.Data),
-			ReturnedStatusCode: c.ReturnedStatusCode,
+			ReturnedStatusCode: c.ReturnedStatusCode, Truncated: c.Truncated,
 		}
-		if o.Cache {
+		if o.Cache && !res.expiry.IsZero() {
 			out.Cache = &cacheJSON{Hit: res.cached, ExpiresAt: res.expiry.Unix()}
 		}
 		_ = json.NewEncoder(w).Encode(out)

@@ -108,6 +108,7 @@ func (s *Service) capture(ctx context.Context, j *pageshot.Job, item pageshot.Jo
 	if plan.MaxTimeout > 0 {
 		lim.MaxTimeout = plan.MaxTimeout
 	}
+	lim = plan.FullPageLimits(lim)
 	opts, err := pageshot.ParseOptions(raw, lim)
 	if err != nil {
 		return pageshot.ItemResult{}, nil, err

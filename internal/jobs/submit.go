@@ -59,6 +59,7 @@ func (s *Service) Submit(ctx context.Context, key *pageshot.APIKey, plan pagesho
 	if plan.MaxTimeout > 0 {
 		lim.MaxTimeout = plan.MaxTimeout
 	}
+	lim = plan.FullPageLimits(lim)
 	defaults := map[string]json.RawMessage{}
 	if len(r.Defaults) > 0 && string(r.Defaults) != "null" {
 		if err := json.Unmarshal(r.Defaults, &defaults); err != nil {
