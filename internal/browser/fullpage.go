@@ -35,7 +35,13 @@ const (
 // netTracker knows the page's requests in flight, from the network events.
 type netTracker struct {
 	mu       sync.Mutex
-	inflight map[network.RequestID]time.Time // request → when it started
+	inflight map[network.RequestID]request
+}
+
+// request is one request in flight.
+type request struct {
+	start time.Time
+	url   string
 }
 
 func (n *netTracker) started(ev *network.EventRequestWillBeSent) {
@@ -46,9 +52,9 @@ func (n *netTracker) started(ev *network.EventRequestWillBeSent) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.inflight == nil {
-		n.inflight = map[network.RequestID]time.Time{}
+		n.inflight = map[network.RequestID]request{}
 	}
-	n.inflight[ev.RequestID] = time.Now()
+	n.inflight[ev.RequestID] = request{start: time.Now(), url: ev.Request.URL}
 }
 
 func (n *netTracker) finished(id network.RequestID) {
@@ -63,8 +69,8 @@ func (n *netTracker) busy(since time.Time) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	now := time.Now()
-	for _, start := range n.inflight {
-		if !start.Before(since) && now.Sub(start) < longRequest {
+	for _, req := range n.inflight {
+		if !req.start.Before(since) && now.Sub(req.start) < longRequest {
 			return true
 		}
 	}

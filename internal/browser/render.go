@@ -165,6 +165,9 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.egressRefusal(); err != nil {
 		return nil, err
 	}
+	if err := r.waitNetworkIdle(ctx, navStart); err != nil {
+		return nil, err
+	}
 	status, finalURL := r.ev.response()
 	if status != 0 && (status < 200 || status > 399) && !o.IgnoreHostErrors {
 		e := pageshot.Errorf(pageshot.CodeHostReturnedError, "The target answered with HTTP status %d.", status)
@@ -416,8 +419,9 @@ func (r *renderer) tunnelError(ctx context.Context) error {
 var lifecycleName = map[pageshot.WaitUntil]string{
 	pageshot.WaitLoad:             "load",
 	pageshot.WaitDOMContentLoaded: "DOMContentLoaded",
-	pageshot.WaitNetworkIdle:      "networkIdle",
-	pageshot.WaitNetworkIdle2:     "networkAlmostIdle", // Chromium's: at most 2 connections for 500 ms
+	// The network idle modes navigate to load, then waitNetworkIdle.
+	pageshot.WaitNetworkIdle:  "load",
+	pageshot.WaitNetworkIdle2: "load",
 }
 
 // navigate loads the target and waits for the wait_until event, within the
@@ -677,9 +681,9 @@ func (r *renderer) classify(reqCtx, ctx context.Context, err error) error {
 	case errors.Is(cause, errBrowserLost) || errors.Is(err, errBrowserLost) || errors.Is(err, chromedp.ErrTargetDetached) || r.t.inst.isLost():
 		return &pageshot.Error{Code: pageshot.CodeServiceUnavailable, Message: "The browser stopped during the capture; it is restarting.", RetryAfter: time.Second, Err: err}
 	case errors.Is(cause, errBudget) || errors.Is(err, errBudget):
-		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: r.phase, Message: fmt.Sprintf("The capture did not finish within %s (phase: %s).", r.o.Timeout, r.phase), Err: err}
+		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: r.phase, Message: fmt.Sprintf("The capture did not finish within %s (phase: %s).", r.o.Timeout, r.phase) + r.stillLoading(), Err: err}
 	case errors.Is(err, errNavBudget) || errors.Is(err, context.DeadlineExceeded) && r.phase == pageshot.PhaseNavigation:
-		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: pageshot.PhaseNavigation, Message: fmt.Sprintf("The page did not load within %s.", r.o.NavigationTimeout), Err: err}
+		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: pageshot.PhaseNavigation, Message: fmt.Sprintf("The page did not load within %s.", r.o.NavigationTimeout) + r.stillLoading(), Err: err}
 	}
 	return &pageshot.Error{Code: pageshot.CodeInternal, Message: "The capture failed inside the browser.", Err: err}
 }
