@@ -175,6 +175,11 @@ type Options struct {
 	// DisableAnimations makes CSS animations and transitions jump to their
 	// end state; without it a capture waits, bounded, for running ones.
 	DisableAnimations bool
+
+	// Metadata names the MetadataFields the json answer carries; ColorsCount
+	// is the size of the colors palette, 2–12.
+	Metadata    []string
+	ColorsCount int
 }
 
 // Capture is the result of a successful render.
@@ -191,6 +196,8 @@ type Capture struct {
 	// Truncated tells that a full-page capture was cut: at
 	// full_page_max_height, or where the pixel limit allowed.
 	Truncated bool
+	// Metadata is filled when Options.Metadata asks for fields.
+	Metadata *Metadata
 	// Links are the page's http(s) links, absolute, when Options.CollectLinks.
 	Links  []string
 	Timing Timing

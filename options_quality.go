@@ -2,6 +2,7 @@ package pageshot
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -35,6 +36,32 @@ func (d *decoder) qualityOptions(o *Options) {
 		}
 	}
 	d.boolean("disable_animations", &o.DisableAnimations)
+
+	o.ColorsCount = DefaultColorsCount
+	if d.strings("metadata", &o.Metadata, true) {
+		var fields []string
+		for _, f := range o.Metadata {
+			switch {
+			case !slices.Contains(MetadataFields, f):
+				d.problem("metadata", fmt.Sprintf("%q is not one of %s.", f, strings.Join(MetadataFields, ", ")))
+			case !slices.Contains(fields, f):
+				fields = append(fields, f)
+			}
+		}
+		o.Metadata = fields
+		if o.ResponseType != ResponseJSON {
+			d.problem("metadata", "Is returned in the json answer: give response_type json.")
+		}
+		if o.Async {
+			d.problem("metadata", "Is returned in the json answer of a capture made at once, not with async.")
+		}
+		if slices.Contains(o.Metadata, "colors") && o.Format == FormatPDF {
+			d.problem("metadata", "colors is the palette of an image; format pdf has none.")
+		}
+	}
+	if d.integer("colors_count", &o.ColorsCount, 2, 12) && !slices.Contains(o.Metadata, "colors") {
+		d.problem("colors_count", "Applies when metadata asks for colors.")
+	}
 }
 
 // FullPageLimits returns lim with the plan's bound on full_page_max_height

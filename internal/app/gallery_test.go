@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -107,6 +108,10 @@ func newGallery(t *testing.T) *gallery {
 		}
 		w.Header().Set("Content-Type", "font/ttf")
 		w.Write(b)
+	})
+	// /go/PATH redirects to /PATH.
+	mux.HandleFunc("/go/{path...}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/"+r.PathValue("path"), http.StatusFound)
 	})
 	// /hang answers only when the client goes away (or after a minute).
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
@@ -454,4 +459,73 @@ func TestGalleryLazyPDF(t *testing.T) {
 	if len(images) != want {
 		t.Errorf("%d images of 400x300 in the PDF, want %d", len(images), want)
 	}
+}
+
+// TestGalleryMetadata: metadata gives every field for a page reached
+// through a redirect, with Open Graph tags, a web font and known colours.
+func TestGalleryMetadata(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	r := s.post(t, map[string]any{
+		"url": g.URL + "/go/meta.html", "response_type": "json", "viewport_width": 1000, "viewport_height": 500,
+		"metadata": pageshot.MetadataFields, "colors_count": 3,
+	})
+	var out struct {
+		Width, Height int
+		Metadata      struct {
+			Title       *string
+			Description *string
+			FinalURL    *string `json:"final_url"`
+			Status      *int
+			OpenGraph   map[string]string `json:"open_graph"`
+			PageHeight  *int              `json:"page_height"`
+			Truncated   *bool
+			Fonts       []string
+			Colors      []string
+		}
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || r.StatusCode != 200 {
+		t.Fatalf("%d %v %s", r.StatusCode, err, r.body)
+	}
+	m := out.Metadata
+	if m.Title == nil || *m.Title != "Harbour Coffee — Roasters since 1998" {
+		t.Errorf("title %v", m.Title)
+	}
+	if m.Description == nil || *m.Description != "Small-batch coffee roasted by the harbour." {
+		t.Errorf("description %v", m.Description)
+	}
+	if m.FinalURL == nil || *m.FinalURL != g.URL+"/meta.html" || m.Status == nil || *m.Status != 200 {
+		t.Errorf("final_url %v status %v", m.FinalURL, m.Status)
+	}
+	wantOG := map[string]string{"title": "Harbour Coffee", "type": "website", "image": "https://harbour.example/cover.jpg", "url": "https://harbour.example/"}
+	if !maps.Equal(m.OpenGraph, wantOG) {
+		t.Errorf("open_graph %v", m.OpenGraph)
+	}
+	if m.PageHeight == nil || *m.PageHeight != 1200 || m.Truncated == nil || *m.Truncated {
+		t.Errorf("page_height %v truncated %v", m.PageHeight, m.Truncated)
+	}
+	if !slices.Equal(m.Colors, []string{"#1a1a2e", "#e94560", "#0f3460"}) {
+		t.Errorf("colors %v", m.Colors)
+	}
+	if _, err := os.Stat(systemFont); err == nil && !slices.Contains(m.Fonts, "DejaVu Sans") {
+		t.Errorf("fonts %v, want DejaVu Sans (the Brand web font) among them", m.Fonts)
+	}
+
+	t.Run("only what is asked", func(t *testing.T) {
+		r := s.post(t, map[string]any{"url": g.URL + "/meta.html", "response_type": "json", "metadata": []string{"title"}})
+		var out struct{ Metadata map[string]any }
+		if err := json.Unmarshal(r.body, &out); err != nil || len(out.Metadata) != 1 || out.Metadata["title"] == nil {
+			t.Errorf("%v %s", err, r.body)
+		}
+	})
+	t.Run("refused", func(t *testing.T) {
+		p := wantProblem(t, s.post(t, map[string]any{"url": g.URL, "metadata": []string{"title", "weather"}, "colors_count": 13}), 400, "invalid_request")
+		var fields []string
+		for _, e := range p.Errors {
+			fields = append(fields, e.Field)
+		}
+		slices.Sort(fields)
+		if !slices.Equal(fields, []string{"colors_count", "metadata", "metadata"}) {
+			t.Errorf("errors %+v", p.Errors)
+		}
+	})
 }

@@ -211,6 +211,12 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if finalURL == "" && o.URL != "" {
 		finalURL = o.URL
 	}
+	var md *pageshot.Metadata
+	if len(o.Metadata) > 0 {
+		if md, err = r.metadata(ctx, data, status, finalURL); err != nil {
+			return nil, err
+		}
+	}
 	return &pageshot.Capture{
 		Data:               data,
 		Format:             o.Format,
@@ -219,6 +225,7 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		ReturnedStatusCode: status,
 		FinalURL:           finalURL,
 		Truncated:          r.truncated,
+		Metadata:           md,
 		Links:              links,
 		Timing: pageshot.Timing{
 			Navigation: navigated,

@@ -141,9 +141,9 @@ func (s *Server) capture(r *http.Request, c *tenancy.Caller, lim pageshot.Limits
 	}
 	res.made = true
 	ext := "." + res.c.Format.Extension()
-	// A cut capture is not cached: the cache does not keep the flag, and a
-	// cut is never served silently.
-	if cacheKey != "" && !res.c.Truncated {
+	// A cut capture is not cached, nor one with metadata: the cache keeps
+	// neither the flag (a cut is never served silently) nor the metadata.
+	if cacheKey != "" && !res.c.Truncated && res.c.Metadata == nil {
 		// A random name, not one derived from the cache key: the object
 		// URL needs no API key, and a name anyone could compute from a key
 		// id and options would tell who captured what.
@@ -238,14 +238,15 @@ func (s *Server) parseOptions(r *http.Request, lim pageshot.Limits) (pageshot.Ra
 
 // captureJSON is the answer of response_type json.
 type captureJSON struct {
-	URL                string     `json:"url,omitempty"`
-	Format             string     `json:"format"`
-	Width              int        `json:"width"`
-	Height             int        `json:"height"`
-	Bytes              int        `json:"bytes"`
-	ReturnedStatusCode int        `json:"returned_status_code"`
-	Truncated          bool       `json:"truncated"`
-	Cache              *cacheJSON `json:"cache,omitempty"`
+	URL                string         `json:"url,omitempty"`
+	Format             string         `json:"format"`
+	Width              int            `json:"width"`
+	Height             int            `json:"height"`
+	Bytes              int            `json:"bytes"`
+	ReturnedStatusCode int            `json:"returned_status_code"`
+	Truncated          bool           `json:"truncated"`
+	Cache              *cacheJSON     `json:"cache,omitempty"`
+	Metadata           map[string]any `json:"metadata,omitempty"`
 }
 
 type cacheJSON struct {
@@ -289,6 +290,9 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *captu
 		out := captureJSON{
 			URL: res.url, Format: string(c.Format), Width: c.Width, Height: c.Height, Bytes: len(c.Data),
 			ReturnedStatusCode: c.ReturnedStatusCode, Truncated: c.Truncated,
+		}
+		if c.Metadata != nil {
+			out.Metadata = c.Metadata.Fields(o.Metadata)
 		}
 		if o.Cache && !res.expiry.IsZero() {
 			out.Cache = &cacheJSON{Hit: res.cached, ExpiresAt: res.expiry.Unix()}
