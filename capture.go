@@ -175,6 +175,9 @@ type Options struct {
 	// DisableAnimations makes CSS animations and transitions jump to their
 	// end state; without it a capture waits, bounded, for running ones.
 	DisableAnimations bool
+	// BlockCookieBanners rejects consent where a consent platform is
+	// recognised and hides the cookie banners that are known by their look.
+	BlockCookieBanners bool
 
 	// Metadata names the MetadataFields the json answer carries; ColorsCount
 	// is the size of the colors palette, 2–12.

@@ -36,6 +36,7 @@ func (d *decoder) qualityOptions(o *Options) {
 		}
 	}
 	d.boolean("disable_animations", &o.DisableAnimations)
+	d.boolean("block_cookie_banners", &o.BlockCookieBanners)
 
 	o.ColorsCount = DefaultColorsCount
 	if d.strings("metadata", &o.Metadata, true) {

@@ -30,6 +30,7 @@ type gallery struct {
 	mu      sync.Mutex
 	headers map[string]http.Header // request headers by path, the last seen
 	hits    map[string]int         // requests by path
+	reports []string               // queries of /report, which pages call to tell a choice
 }
 
 // systemFont is the font the gallery serves as a web font.
@@ -119,6 +120,11 @@ func newGallery(t *testing.T) *gallery {
 		case <-r.Context().Done():
 		case <-time.After(time.Minute):
 		}
+	})
+	mux.HandleFunc("/report", func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.reports = append(g.reports, r.URL.RawQuery)
+		g.mu.Unlock()
 	})
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
@@ -528,4 +534,60 @@ func TestGalleryMetadata(t *testing.T) {
 			t.Errorf("errors %+v", p.Errors)
 		}
 	})
+}
+
+// consentPages are pages built with real consent libraries from npm, each
+// with the selector of its banner once shown.
+// with the selector of its banner once shown, and the report the page
+// sends when consent is rejected ("" for a page that sends none).
+var consentPages = []struct{ name, page, banner, rejected string }{
+	{"vanilla-cookieconsent", "/consent-vanilla.html", "#cc-main .cm", "lib=vanilla&categories=necessary"},
+	{"klaro", "/consent-klaro.html", ".klaro .cookie-modal", "lib=klaro&analytics=false"},
+	{"tarteaucitron", "/consent-tarteaucitron.html", "#tarteaucitronAlertBig", ""},
+}
+
+// waitReport waits until the gallery received the report want.
+func (g *gallery) waitReport(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		g.mu.Lock()
+		got := slices.Contains(g.reports, want)
+		g.mu.Unlock()
+		if got {
+			return
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the page's report, with a deadline
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	t.Errorf("no report %q; got %q", want, g.reports)
+}
+
+// TestGalleryCookieBanners: the consent banner of each library covers the
+// page without block_cookie_banners and is gone with it; where the page
+// tells, consent was rejected, not given.
+func TestGalleryCookieBanners(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	area := image.Rect(0, 0, 1000, 700)
+	for _, p := range consentPages {
+		t.Run(p.name, func(t *testing.T) {
+			img := wantImage(t, s.post(t, map[string]any{"url": g.URL + p.page, "wait_for_selector": p.banner, "viewport_width": 1000, "viewport_height": 700}), "image/png")
+			if n := countNear(img, area, green, 6); n > area.Dx()*area.Dy()*95/100 {
+				t.Fatalf("without block_cookie_banners the page shows no banner (%d of %d pixels are the page's)", n, area.Dx()*area.Dy())
+			}
+			img = wantImage(t, s.post(t, map[string]any{"url": g.URL + p.page, "block_cookie_banners": true, "delay": 1000, "viewport_width": 1000, "viewport_height": 700}), "image/png")
+			if n := countNear(img, area, green, 6); n != area.Dx()*area.Dy() {
+				t.Errorf("with block_cookie_banners %d of %d pixels are the page's", n, area.Dx()*area.Dy())
+				if f, err := os.CreateTemp("", "consent-*.png"); err == nil {
+					png.Encode(f, img)
+					f.Close()
+					t.Logf("capture kept in %s", f.Name())
+				}
+			}
+			if p.rejected != "" {
+				g.waitReport(t, p.rejected)
+			}
+		})
+	}
 }

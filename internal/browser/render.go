@@ -99,6 +99,7 @@ type renderer struct {
 
 	net       netTracker // requests in flight, for the scroll pass
 	truncated bool       // the full page was cut
+	consent   *consent   // autoconsent's progress, with block_cookie_banners
 }
 
 func (r *renderer) mainFrame() cdp.FrameID { return cdp.FrameID(r.t.targetID) }
@@ -156,6 +157,11 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.emulate(ctx); err != nil {
 		return nil, err
 	}
+	if o.BlockCookieBanners {
+		if err := r.startConsent(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	r.phase = pageshot.PhaseNavigation
 	navStart := time.Now()
@@ -180,6 +186,9 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	waitStart := time.Now()
 	err := r.prepare(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := r.waitConsent(ctx); err != nil {
 		return nil, err
 	}
 	if err := r.settle(ctx); err != nil {
