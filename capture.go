@@ -178,6 +178,9 @@ type Options struct {
 	// BlockCookieBanners rejects consent where a consent platform is
 	// recognised and hides the cookie banners that are known by their look.
 	BlockCookieBanners bool
+	// BlockAds and BlockTrackers block the requests, and hide the
+	// elements, that the ad and tracker filter lists name.
+	BlockAds, BlockTrackers bool
 
 	// Metadata names the MetadataFields the json answer carries; ColorsCount
 	// is the size of the colors palette, 2–12.

@@ -69,7 +69,7 @@ var ResourceTypes = []string{
 // yet. They are refused rather than ignored, so a client never gets a capture
 // that silently lacks what it asked for.
 var laterOptions = []string{
-	"block_ads", "block_trackers",
+	"block_chats",
 }
 
 // RawOptions are undecoded options: a JSON object's members, or the

@@ -37,6 +37,8 @@ func (d *decoder) qualityOptions(o *Options) {
 	}
 	d.boolean("disable_animations", &o.DisableAnimations)
 	d.boolean("block_cookie_banners", &o.BlockCookieBanners)
+	d.boolean("block_ads", &o.BlockAds)
+	d.boolean("block_trackers", &o.BlockTrackers)
 
 	o.ColorsCount = DefaultColorsCount
 	if d.strings("metadata", &o.Metadata, true) {

@@ -22,6 +22,7 @@ import (
 	"github.com/pageshot/pageshot/internal/blob"
 	"github.com/pageshot/pageshot/internal/browser"
 	"github.com/pageshot/pageshot/internal/egress"
+	"github.com/pageshot/pageshot/internal/filter"
 	"github.com/pageshot/pageshot/internal/httpapi"
 	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/limit"
@@ -77,6 +78,10 @@ type Config struct {
 	// (page_too_large); zero takes the browser package's defaults.
 	MaxPageBytes int64
 	MaxPixels    int64
+
+	// AdLists and TrackerLists are filter list files in the EasyList
+	// format, added to the built-in lists of block_ads and block_trackers.
+	AdLists, TrackerLists []string
 
 	// Storage selects the blob store of stored and cached captures and job
 	// artifacts. An empty Storage.Dir defaults to DataDir/objects.
@@ -151,7 +156,12 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("egress policy: %w", err)
 	}
 	e := &Engine{policy: policy}
+	lists, err := filter.New(filter.Config{AdLists: cfg.AdLists, TrackerLists: cfg.TrackerLists})
+	if err != nil {
+		return nil, err
+	}
 	bcfg := browser.Config{
+		Filter:       lists,
 		ExecPath:     cfg.ChromePath,
 		Concurrency:  cfg.Concurrency,
 		QueueSize:    cfg.QueueSize,

@@ -591,3 +591,48 @@ func TestGalleryCookieBanners(t *testing.T) {
 		})
 	}
 }
+
+// TestGalleryAdsAndTrackers: with block_ads and block_trackers the shipped
+// lists block the ad script and the analytics beacon (they never reach the
+// site) and hide the ad slot; without them the page shows both ads.
+func TestGalleryAdsAndTrackers(t *testing.T) {
+	s := sharedServer(t)
+	g := newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/ads.html", "viewport_width": 800, "viewport_height": 600, "delay": 200}), "image/png")
+	if !near(img.At(400, 100), fail, 6) || !near(img.At(400, 560), fail, 6) {
+		t.Fatalf("without blocking the page shows no ads: slot %v, sticky banner %v", img.At(400, 100), img.At(400, 560))
+	}
+	if g.hitsOf("/collect") == 0 || g.hitsOf("/pagead/js/adsbygoogle.js") == 0 {
+		t.Fatalf("without blocking: beacon %d, ad script %d requests", g.hitsOf("/collect"), g.hitsOf("/pagead/js/adsbygoogle.js"))
+	}
+
+	g = newGallery(t)
+	img = wantImage(t, s.post(t, map[string]any{"url": g.URL + "/ads.html", "block_ads": true, "block_trackers": true, "viewport_width": 800, "viewport_height": 600, "delay": 200}), "image/png")
+	if n := countNear(img, img.Bounds(), green, 6); n != 800*600 {
+		t.Errorf("with blocking %d of %d pixels are the page's: slot %v, banner %v", n, 800*600, img.At(400, 100), img.At(400, 560))
+	}
+	if n := g.hitsOf("/pagead/js/adsbygoogle.js"); n != 0 {
+		t.Errorf("the ad script was requested %d times", n)
+	}
+	if n := g.hitsOf("/collect"); n != 0 {
+		t.Errorf("the beacon was sent %d times", n)
+	}
+	if g.hitsOf("/analytics.js") != 0 {
+		t.Error("the analytics script was requested")
+	}
+
+	t.Run("trackers only", func(t *testing.T) {
+		g := newGallery(t)
+		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/ads.html", "block_trackers": true, "viewport_width": 800, "viewport_height": 600, "delay": 200}), "image/png")
+		if g.hitsOf("/collect") != 0 || g.hitsOf("/pagead/js/adsbygoogle.js") == 0 || !near(img.At(400, 100), fail, 6) {
+			t.Errorf("beacon %d, ad script %d, slot %v", g.hitsOf("/collect"), g.hitsOf("/pagead/js/adsbygoogle.js"), img.At(400, 100))
+		}
+	})
+}
+
+// hitsOf returns how many requests asked for path.
+func (g *gallery) hitsOf(path string) int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.hits[path]
+}

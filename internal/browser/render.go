@@ -191,6 +191,9 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.waitConsent(ctx); err != nil {
 		return nil, err
 	}
+	if err := r.hideFiltered(ctx); err != nil {
+		return nil, err
+	}
 	if err := r.settle(ctx); err != nil {
 		return nil, err
 	}
@@ -313,6 +316,7 @@ func (r *renderer) emulate(ctx context.Context) error {
 	if o.URLCheck != nil && o.URL != "" {
 		patterns = append(patterns, &fetch.RequestPattern{ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest})
 	}
+	patterns = append(patterns, r.filterPatterns()...)
 	if len(patterns) > 0 {
 		if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: patterns}); err != nil {
 			return fmt.Errorf("enable interception: %w", err)
@@ -341,6 +345,9 @@ func resourceType(s string) network.ResourceType {
 // main-frame document checked against Options.URLCheck, or a refusal for
 // a blocked resource type.
 func (r *renderer) intercept(ctx context.Context, ev *fetch.EventRequestPaused) {
+	if r.filterPaused(ctx, ev) {
+		return
+	}
 	if r.o.HTML != "" && ev.Request != nil && ev.Request.URL == htmlURL && ev.ResourceType == network.ResourceTypeDocument && ev.FrameID == r.mainFrame() {
 		_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
 			RequestID:       ev.RequestID,

@@ -25,6 +25,8 @@ type engineFlags struct {
 	egressAllow    []string
 	pngCompression bool
 	logLevel       string
+	adLists        []string
+	trackerLists   []string
 }
 
 func (e *engineFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +35,8 @@ func (e *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
 	fs.BoolVar(&e.pngCompression, "png-compression", false, "compress PNG for size (slower encoding, about 30% fewer bytes)")
 	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringSliceVar(&e.adLists, "ad-lists", nil, "filter list files in the EasyList format (EasyList) added to the built-in ad list of block_ads")
+	fs.StringSliceVar(&e.trackerLists, "tracker-lists", nil, "filter list files in the EasyList format (EasyPrivacy) added to the built-in tracker list of block_trackers")
 }
 
 // fileConfig is the YAML config file.
@@ -127,6 +131,7 @@ func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Write
 	cfg.ChromePath = e.chromePath
 	cfg.PNGCompression = e.pngCompression
 	cfg.EgressAllow = e.egressAllow
+	cfg.AdLists, cfg.TrackerLists = e.adLists, e.trackerLists
 	if !cmd.Flags().Changed("egress-allow") && len(e.egressAllow) == 0 {
 		cfg.EgressAllow = fc.Egress.Allow
 	}

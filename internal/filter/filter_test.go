@@ -1,0 +1,74 @@
+package filter
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/pageshot/pageshot"
+)
+
+func TestDefaultLists(t *testing.T) {
+	f, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ads, trackers := []pageshot.FilterList{pageshot.FilterAds}, []pageshot.FilterList{pageshot.FilterTrackers}
+	page := "https://news.example/article"
+	for _, c := range []struct {
+		lists    []pageshot.FilterList
+		url, typ string
+		blocked  bool
+		what     string
+	}{
+		{ads, "https://securepubads.g.doubleclick.net/tag/js/gpt.js", "script", true, "ad network"},
+		{ads, "https://pagead2.googlesyndication.com/pagead/js/adsbygoogle.js?client=ca-pub-1", "script", true, "ad script"},
+		{ads, "http://127.0.0.1:8080/pagead/js/adsbygoogle.js", "script", true, "ad script on any host"},
+		{ads, "https://news.example/static/app.js", "script", false, "the site's own script"},
+		{ads, "https://www.google-analytics.com/analytics.js", "script", false, "a tracker is not an ad"},
+		{trackers, "https://www.google-analytics.com/g/collect?v=2&tid=G-1", "ping", true, "analytics beacon"},
+		{trackers, "https://www.googletagmanager.com/gtag/js?id=G-1", "script", true, "tag manager"},
+		{trackers, "http://127.0.0.1:8080/collect?v=1&tid=UA-1", "image", true, "beacon on any host"},
+		{trackers, "https://news.example/api/articles", "xhr", false, "the site's own API"},
+		{append(ads, trackers...), "https://cdn.segment.com/analytics.js/v1/x/analytics.min.js", "script", true, "both lists"},
+	} {
+		if got := f.Blocks(c.lists, c.url, page, c.typ); got != c.blocked {
+			t.Errorf("%s: Blocks(%s) = %v, want %v", c.what, c.url, got, c.blocked)
+		}
+	}
+	sels := f.HidingSelectors(ads, page)
+	for _, want := range []string{".adsbygoogle", `[id^="div-gpt-ad"]`} {
+		if !slices.Contains(sels, want) {
+			t.Errorf("hiding selectors %v lack %s", sels, want)
+		}
+	}
+	if sels := f.HidingSelectors(trackers, page); len(sels) != 0 {
+		t.Errorf("tracker list hides %v", sels)
+	}
+}
+
+func TestListFiles(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "extra.txt")
+	if err := os.WriteFile(path, []byte("||ads.example^\n@@||doubleclick.net/allowed/*\nnews.example##.promo-box\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := New(Config{AdLists: []string{path}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ads := []pageshot.FilterList{pageshot.FilterAds}
+	if !f.Blocks(ads, "https://cdn.ads.example/x.js", "https://news.example/", "script") {
+		t.Error("a rule of the added file does not block")
+	}
+	if f.Blocks(ads, "https://doubleclick.net/allowed/x.js", "https://news.example/", "script") {
+		t.Error("an exception of the added file does not let through")
+	}
+	if !slices.Contains(f.HidingSelectors(ads, "https://news.example/a"), ".promo-box") || slices.Contains(f.HidingSelectors(ads, "https://other.example/"), ".promo-box") {
+		t.Error("a site's own hiding rule applies elsewhere or not there")
+	}
+	if _, err := New(Config{TrackerLists: []string{filepath.Join(dir, "missing.txt")}}); err == nil {
+		t.Error("a missing list file is accepted")
+	}
+}
