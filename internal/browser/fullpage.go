@@ -94,6 +94,7 @@ type scrollInfo struct {
 	Height float64 `json:"height"`
 	Step   float64 `json:"step"`
 	Inner  bool    `json:"inner"`
+	Lazy   bool    `json:"lazy"` // the page shows signs of lazy loading
 }
 
 // scrollPass reads the page as a person would before a full-page capture
@@ -117,43 +118,51 @@ func (r *renderer) scrollPass(ctx context.Context, maxHeight float64) error {
 	}
 	passStart := time.Now()
 	height := info.Height
+	// A step is over when nothing loads on calm polls in a row: two, a
+	// poll apart, on a page with lazy loaders (some check the viewport on
+	// a timer); one elsewhere, which keeps a page without lazy content as
+	// fast as a plain scroll.
+	calm := 1
+	if info.Lazy {
+		calm = 2
+	}
 	for y := 0.0; y < min(height, maxHeight) && time.Now().Before(deadline); y += info.Step {
 		if height, err = eval[float64](ctx, fmt.Sprintf("%s.step(%d)", fullpageJS, int(y))); err != nil {
 			return fmt.Errorf("scroll pass: %w", err)
 		}
-		if err := r.quiet(ctx, passStart, deadline); err != nil {
+		if err := r.quiet(ctx, passStart, deadline, calm); err != nil {
 			return err
 		}
 	}
 	if _, err := eval[float64](ctx, fullpageJS+".finish()"); err != nil {
 		return fmt.Errorf("scroll pass: %w", err)
 	}
-	if err := r.quiet(ctx, passStart, deadline); err != nil {
+	if err := r.quiet(ctx, passStart, deadline, calm); err != nil {
 		return err
 	}
 	return r.settle(ctx)
 }
 
 // quiet waits until no image or iframe near the viewport is loading and
-// no request started since the pass began is in flight, on two polls in a
+// no request started since the pass began is in flight, on calm polls in a
 // row; at most stepWait, and never past deadline.
-func (r *renderer) quiet(ctx context.Context, since, deadline time.Time) error {
+func (r *renderer) quiet(ctx context.Context, since, deadline time.Time, calm int) error {
 	end := time.Now().Add(stepWait)
 	if deadline.Before(end) {
 		end = deadline
 	}
-	calm := 0
+	seen := 0
 	for time.Now().Before(end) {
 		n, err := eval[int](ctx, fullpageJS+".pending()")
 		if err != nil {
 			return fmt.Errorf("scroll pass: %w", err)
 		}
 		if n == 0 && !r.net.busy(since) {
-			if calm++; calm == 2 {
+			if seen++; seen >= calm {
 				return nil
 			}
 		} else {
-			calm = 0
+			seen = 0
 		}
 		select {
 		case <-time.After(pollEvery):

@@ -25,6 +25,20 @@
     return best;
   }
 
+  // lazyMarks tells whether the page shows signs of loading content as it
+  // is read: native lazy loading, or images and frames whose address waits
+  // in a data- attribute (lazysizes, lozad, most IntersectionObserver
+  // loaders).
+  function lazyMarks() {
+    if (document.querySelector("img[loading=lazy], iframe[loading=lazy], .lazyload, .lazy, [data-bg]")) return true;
+    for (const el of document.querySelectorAll("img, source, iframe, video")) {
+      for (const a of el.attributes) {
+        if (a.name.startsWith("data-") && a.name.includes("src")) return true;
+      }
+    }
+    return false;
+  }
+
   let scroller = null;
   const api = {
     // detect finds the main scroller; it answers the height to scroll
@@ -32,7 +46,7 @@
     detect() {
       scroller = findScroller();
       const el = scroller || root();
-      return {height: el.scrollHeight, step: Math.max(100, (scroller ? scroller.clientHeight : innerHeight)), inner: !!scroller};
+      return {height: el.scrollHeight, step: Math.max(100, (scroller ? scroller.clientHeight : innerHeight)), inner: !!scroller, lazy: lazyMarks()};
     },
     // step scrolls to y, lets two frames pass (scroll handlers and
     // intersection observers run), and answers the height now, which

@@ -40,6 +40,8 @@
       await within(Promise.all(running.map(a => a.finished.catch(() => null))));
     }
   }
-  await frame();
+  // Let what changed reach the screen; a page where nothing did needs no
+  // wait, the capture paints a fresh frame anyway.
+  if (fonts !== "none" || animations > 0) await frame();
   return {fonts, animations, timedOut: left() === 0};
 })
