@@ -298,6 +298,10 @@ func TestGalleryHideSelectors(t *testing.T) {
 	if c := img.At(400, 100); !near(c, green, 6) {
 		t.Errorf("the promo's place is %v, want the article moved up", c)
 	}
+	p := wantProblem(t, s.post(t, map[string]any{"url": g.URL + "/hide.html", "hide_selectors": []string{"#banner", "div[[x"}}), 400, "invalid_request")
+	if len(p.Errors) != 1 || p.Errors[0].Field != "hide_selectors" || !strings.Contains(p.Errors[0].Message, "div[[x") {
+		t.Errorf("errors %+v", p.Errors)
+	}
 }
 
 // TestGallerySelectorUnobscured: an element captured under a fixed header,

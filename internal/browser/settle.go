@@ -4,7 +4,10 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"fmt"
 	"time"
+
+	"github.com/pageshot/pageshot"
 )
 
 // The page-side halves of the settle phase; each file is one JavaScript
@@ -56,8 +59,12 @@ func (r *renderer) hide(ctx context.Context) error {
 		return nil
 	}
 	args, _ := json.Marshal(r.o.HideSelectors)
-	if _, err := eval[int](ctx, "("+hideJS+")("+string(args)+")"); err != nil {
-		return selectorError(err, "hide_selectors", string(args))
+	res, err := eval[struct{ Bad *string }](ctx, "("+hideJS+")("+string(args)+")")
+	if err != nil {
+		return err
+	}
+	if res.Bad != nil {
+		return pageshot.InvalidRequest([]pageshot.FieldError{{Field: "hide_selectors", Message: fmt.Sprintf("%q is not a valid CSS selector.", *res.Bad)}})
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ var shotOptions = []struct {
 	{name: "pdf-margin", usage: "PDF margin such as 10mm"},
 	{name: "device", usage: "device preset such as iphone_15 (GET /v1/devices lists them)"},
 	{name: "disable-animations", usage: "CSS animations and transitions jump to their end", bool: true},
+	{name: "block-ads", usage: "block ads (filter lists)", bool: true},
+	{name: "block-trackers", usage: "block trackers (filter lists)", bool: true},
+	{name: "block-cookie-banners", usage: "reject consent and hide cookie banners", bool: true},
 }
 
 // aliases are short flags the SPEC names for common options.
