@@ -79,8 +79,10 @@ type Config struct {
 	MaxPageBytes int64
 	MaxPixels    int64
 
-	// AdLists and TrackerLists are filter list files in the EasyList
-	// format, added to the built-in lists of block_ads and block_trackers.
+	// AdLists and TrackerLists are filter lists in the EasyList format,
+	// files or http(s) URLs, added to the built-in lists of block_ads and
+	// block_trackers. URL lists are fetched again daily; their last good
+	// copy is kept in DataDir.
 	AdLists, TrackerLists []string
 
 	// Storage selects the blob store of stored and cached captures and job
@@ -145,6 +147,7 @@ type Engine struct {
 	*browser.Pool
 	proxy  *egress.Proxy
 	policy *egress.Policy
+	lists  *filter.Filter // the filter lists of block_ads and block_trackers
 }
 
 // NewEngine returns an engine with its egress policy; its proxy listens at
@@ -156,10 +159,11 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("egress policy: %w", err)
 	}
 	e := &Engine{policy: policy}
-	lists, err := filter.New(filter.Config{AdLists: cfg.AdLists, TrackerLists: cfg.TrackerLists})
+	lists, err := filter.New(filter.Config{AdLists: cfg.AdLists, TrackerLists: cfg.TrackerLists, DataDir: cfg.DataDir, Logger: cfg.Logger})
 	if err != nil {
 		return nil, err
 	}
+	e.lists = lists
 	bcfg := browser.Config{
 		Filter:       lists,
 		ExecPath:     cfg.ChromePath,
@@ -177,12 +181,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if !cfg.DirectEgress {
 		e.proxy = egress.NewProxy(policy, cfg.Logger)
 		if err := e.proxy.Start(); err != nil {
+			lists.Close()
 			return nil, err
 		}
 		bcfg.ProxyServer = e.proxy.URL()
 	}
 	if e.Pool, err = browser.New(bcfg); err != nil {
 		e.stopProxy()
+		lists.Close()
 		return nil, err
 	}
 	return e, nil
@@ -192,6 +198,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 func (e *Engine) Stop(ctx context.Context) error {
 	err := e.Pool.Stop(ctx)
 	e.stopProxy()
+	e.lists.Close()
 	return err
 }
 

@@ -35,8 +35,8 @@ func (e *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
 	fs.BoolVar(&e.pngCompression, "png-compression", false, "compress PNG for size (slower encoding, about 30% fewer bytes)")
 	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringSliceVar(&e.adLists, "ad-lists", nil, "filter list files in the EasyList format (EasyList) added to the built-in ad list of block_ads")
-	fs.StringSliceVar(&e.trackerLists, "tracker-lists", nil, "filter list files in the EasyList format (EasyPrivacy) added to the built-in tracker list of block_trackers")
+	fs.StringSliceVar(&e.adLists, "ad-lists", nil, "filter lists in the EasyList format (files or http(s) URLs, such as EasyList) added to the built-in ad list of block_ads; URL lists are fetched again daily, their last good copy kept in the data dir")
+	fs.StringSliceVar(&e.trackerLists, "tracker-lists", nil, "filter lists in the EasyList format (files or http(s) URLs, such as EasyPrivacy) added to the built-in tracker list of block_trackers")
 }
 
 // fileConfig is the YAML config file.

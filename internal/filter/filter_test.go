@@ -1,10 +1,16 @@
 package filter
 
 import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/pageshot/pageshot"
 )
@@ -70,5 +76,67 @@ func TestListFiles(t *testing.T) {
 	}
 	if _, err := New(Config{TrackerLists: []string{filepath.Join(dir, "missing.txt")}}); err == nil {
 		t.Error("a missing list file is accepted")
+	}
+}
+
+func TestURLLists(t *testing.T) {
+	var mu sync.Mutex
+	status, body := 200, "[Adblock Plus 2.0]\n||ads-one.example^\n"
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	serve := func(s int, b string) { mu.Lock(); status, body = s, b; mu.Unlock() }
+	dir := t.TempDir()
+	ads := []pageshot.FilterList{pageshot.FilterAds}
+	blocks := func(f *Filter, host string) bool {
+		return f.Blocks(ads, "https://"+host+"/x.js", "https://news.example/", "script")
+	}
+
+	f, err := New(Config{AdLists: []string{srv.URL + "/easylist.txt"}, DataDir: dir, Refresh: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !blocks(f, "ads-one.example") || !blocks(f, "doubleclick.net") {
+		t.Fatal("the fetched list, or the built-in one, does not block")
+	}
+
+	serve(200, "||ads-two.example^\n")
+	if err := f.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if blocks(f, "ads-one.example") || !blocks(f, "ads-two.example") {
+		t.Error("the refreshed list is not the one in force")
+	}
+	serve(500, "down")
+	_ = f.Refresh(context.Background())
+	serve(200, "<!doctype html><title>Oops</title>")
+	_ = f.Refresh(context.Background())
+	if !blocks(f, "ads-two.example") {
+		t.Error("a failed refresh dropped the last good list")
+	}
+	f.Close()
+	f.Close()
+
+	srv.Close() // the list's site is down: the next start uses the kept copy
+	f, err = New(Config{AdLists: []string{srv.URL + "/easylist.txt"}, DataDir: dir, Client: &http.Client{Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !blocks(f, "ads-two.example") {
+		t.Error("the last good copy was not used at start")
+	}
+	f2, err := New(Config{AdLists: []string{srv.URL + "/easylist.txt"}, DataDir: t.TempDir(), Client: &http.Client{Timeout: 2 * time.Second}})
+	if err != nil {
+		t.Fatalf("a list that cannot be had stops the start: %v", err)
+	}
+	defer f2.Close()
+	if blocks(f2, "ads-two.example") || !blocks(f2, "doubleclick.net") {
+		t.Error("without the list the built-in one should stand alone")
 	}
 }
