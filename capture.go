@@ -181,6 +181,9 @@ type Options struct {
 	// BlockAds and BlockTrackers block the requests, and hide the
 	// elements, that the ad and tracker filter lists name.
 	BlockAds, BlockTrackers bool
+	// BlockChats blocks the loaders, and hides the launchers, of chat and
+	// support widgets.
+	BlockChats bool
 
 	// Metadata names the MetadataFields the json answer carries; ColorsCount
 	// is the size of the colors palette, 2–12.

@@ -3,14 +3,15 @@ package pageshot
 // FilterList names a kind of filter list.
 type FilterList string
 
-// The filter lists of block_ads and block_trackers.
+// The filter lists of block_ads, block_trackers and block_chats.
 const (
 	FilterAds      FilterList = "ads"
 	FilterTrackers FilterList = "trackers"
+	FilterChats    FilterList = "chats"
 )
 
-// RequestFilter decides what block_ads and block_trackers take out of a
-// capture, from filter lists in the EasyList format (network and cosmetic
+// RequestFilter decides what block_ads, block_trackers and block_chats
+// take out of a capture, from filter lists in the EasyList format (network and cosmetic
 // rules). It is safe for concurrent use.
 type RequestFilter interface {
 	// Blocks reports whether lists block a request for url, of

@@ -68,9 +68,7 @@ var ResourceTypes = []string{
 // laterOptions are options of the contract that this server does not offer
 // yet. They are refused rather than ignored, so a client never gets a capture
 // that silently lacks what it asked for.
-var laterOptions = []string{
-	"block_chats",
-}
+var laterOptions = []string{}
 
 // RawOptions are undecoded options: a JSON object's members, or the
 // parameters of a query string.

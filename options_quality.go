@@ -39,6 +39,7 @@ func (d *decoder) qualityOptions(o *Options) {
 	d.boolean("block_cookie_banners", &o.BlockCookieBanners)
 	d.boolean("block_ads", &o.BlockAds)
 	d.boolean("block_trackers", &o.BlockTrackers)
+	d.boolean("block_chats", &o.BlockChats)
 
 	o.ColorsCount = DefaultColorsCount
 	if d.strings("metadata", &o.Metadata, true) {

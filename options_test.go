@@ -59,7 +59,7 @@ func TestInvalidOptions(t *testing.T) {
 		{"both url and html", `{"url":"https://a.b/","html":"<p>"}`, []string{"html"}},
 		{"relative url", `{"url":"/path"}`, []string{"url"}},
 		{"long url", `{"url":"https://a.b/` + strings.Repeat("x", 2048) + `"}`, []string{"url"}},
-		{"unknown and later options", `{"url":"https://a.b/","colour":1,"block_chats":true}`, []string{"colour", "block_chats"}},
+		{"unknown options", `{"url":"https://a.b/","colour":1,"block_popups":true}`, []string{"colour", "block_popups"}},
 		{"unknown device", `{"url":"https://a.b/","device":"nokia_3310"}`, []string{"device"}},
 		{"metadata without json", `{"url":"https://a.b/","metadata":["title"]}`, []string{"metadata"}},
 		{"metadata fields", `{"url":"https://a.b/","response_type":"json","metadata":["title","weather"],"colors_count":1}`, []string{"metadata", "colors_count"}},

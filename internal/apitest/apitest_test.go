@@ -447,7 +447,7 @@ func TestRulesAgree(t *testing.T) {
 		"delay too long":                  `{` + u + `, "delay": 10001}`,
 		"scale factor":                    `{` + u + `, "device_scale_factor": 5}`,
 		"viewport not an integer":         `{` + u + `, "viewport_width": 800.5}`,
-		"option not offered yet":          `{` + u + `, "block_chats": true}`,
+		"unknown option":                  `{` + u + `, "block_popups": true}`,
 	}
 	for name, body := range refused {
 		t.Run("refused/"+name, func(t *testing.T) {

@@ -634,6 +634,19 @@ func TestGalleryAdsAndTrackers(t *testing.T) {
 	})
 }
 
+// TestGalleryChats: block_chats hides a chat launcher.
+func TestGalleryChats(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/chat.html", "viewport_width": 600, "viewport_height": 400}), "image/png")
+	if c := img.At(540, 340); !near(c, fail, 6) {
+		t.Fatalf("no launcher without block_chats: %v", c)
+	}
+	img = wantImage(t, s.post(t, map[string]any{"url": g.URL + "/chat.html", "block_chats": true, "viewport_width": 600, "viewport_height": 400}), "image/png")
+	if n := countNear(img, img.Bounds(), green, 6); n != 600*400 {
+		t.Errorf("with block_chats %d of %d pixels are the page's", n, 600*400)
+	}
+}
+
 // hitsOf returns how many requests asked for path.
 func (g *gallery) hitsOf(path string) int {
 	g.mu.Lock()

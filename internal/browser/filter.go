@@ -27,6 +27,9 @@ func (r *renderer) filterLists() []pageshot.FilterList {
 	if r.o.BlockTrackers {
 		lists = append(lists, pageshot.FilterTrackers)
 	}
+	if r.o.BlockChats {
+		lists = append(lists, pageshot.FilterChats)
+	}
 	return lists
 }
 

@@ -68,6 +68,7 @@ var shotOptions = []struct {
 	{name: "disable-animations", usage: "CSS animations and transitions jump to their end", bool: true},
 	{name: "block-ads", usage: "block ads (filter lists)", bool: true},
 	{name: "block-trackers", usage: "block trackers (filter lists)", bool: true},
+	{name: "block-chats", usage: "block chat widgets (filter lists)", bool: true},
 	{name: "block-cookie-banners", usage: "reject consent and hide cookie banners", bool: true},
 }
 

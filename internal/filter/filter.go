@@ -39,6 +39,8 @@ var (
 	defaultAds string
 	//go:embed lists/trackers.txt
 	defaultTrackers string
+	//go:embed lists/chats.txt
+	defaultChats string
 )
 
 // Config names the lists added to the default lists.
@@ -224,6 +226,7 @@ func (f *Filter) build() error {
 	}{
 		{pageshot.FilterAds, defaultAds, f.cfg.AdLists},
 		{pageshot.FilterTrackers, defaultTrackers, f.cfg.TrackerLists},
+		{pageshot.FilterChats, defaultChats, nil},
 	} {
 		texts := []string{k.def}
 		for _, src := range k.sources {

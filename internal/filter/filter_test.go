@@ -54,6 +54,23 @@ func TestDefaultLists(t *testing.T) {
 	}
 }
 
+func TestChatList(t *testing.T) {
+	f, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chats := []pageshot.FilterList{pageshot.FilterChats}
+	if !f.Blocks(chats, "https://client.crisp.chat/l.js", "https://shop.example/", "script") || !f.Blocks(chats, "https://widget.intercom.io/widget/abc", "https://shop.example/", "script") {
+		t.Error("chat loaders not blocked")
+	}
+	if f.Blocks([]pageshot.FilterList{pageshot.FilterAds}, "https://client.crisp.chat/l.js", "https://shop.example/", "script") {
+		t.Error("the ad list blocks a chat loader")
+	}
+	if !slices.Contains(f.HidingSelectors(chats, "https://shop.example/"), ".crisp-client") {
+		t.Error("chat launchers not hidden")
+	}
+}
+
 func TestListFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "extra.txt")
