@@ -8,6 +8,8 @@ const (
 	FilterAds      FilterList = "ads"
 	FilterTrackers FilterList = "trackers"
 	FilterChats    FilterList = "chats"
+	// FilterCookies hides cookie notices for block_cookie_banners.
+	FilterCookies FilterList = "cookies"
 )
 
 // RequestFilter decides what block_ads, block_trackers and block_chats

@@ -548,6 +548,7 @@ var consentPages = []struct{ name, page, banner, rejected string }{
 	{"vanilla-cookieconsent", "/consent-vanilla.html", "#cc-main .cm", "lib=vanilla&categories=necessary"},
 	{"klaro", "/consent-klaro.html", ".klaro .cookie-modal", "lib=klaro&analytics=false"},
 	{"tarteaucitron", "/consent-tarteaucitron.html", "#tarteaucitronAlertBig", ""},
+	{"home-made bar", "/consent-homemade.html", "#cookie-notice", ""},
 }
 
 // waitReport waits until the gallery received the report want.

@@ -33,6 +33,16 @@ func (r *renderer) filterLists() []pageshot.FilterList {
 	return lists
 }
 
+// cosmeticLists returns the lists whose element hiding rules apply: those
+// of filterLists, and the cookie notice list with block_cookie_banners.
+func (r *renderer) cosmeticLists() []pageshot.FilterList {
+	lists := r.filterLists()
+	if r.o.BlockCookieBanners {
+		lists = append(lists, pageshot.FilterCookies)
+	}
+	return lists
+}
+
 // filterPatterns are the interception patterns the filter lists need:
 // every request, when a list is asked for.
 func (r *renderer) filterPatterns() []*fetch.RequestPattern {
@@ -89,7 +99,7 @@ func (r *renderer) pageURL() string {
 // hideFiltered hides the elements the filter lists' cosmetic rules name
 // (ad slots), as hide_selectors does.
 func (r *renderer) hideFiltered(ctx context.Context) error {
-	lists := r.filterLists()
+	lists := r.cosmeticLists()
 	filter := r.t.inst.pool.cfg.Filter
 	if len(lists) == 0 || filter == nil {
 		return nil

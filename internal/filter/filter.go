@@ -41,6 +41,8 @@ var (
 	defaultTrackers string
 	//go:embed lists/chats.txt
 	defaultChats string
+	//go:embed lists/cookies.txt
+	defaultCookies string
 )
 
 // Config names the lists added to the default lists.
@@ -227,6 +229,7 @@ func (f *Filter) build() error {
 		{pageshot.FilterAds, defaultAds, f.cfg.AdLists},
 		{pageshot.FilterTrackers, defaultTrackers, f.cfg.TrackerLists},
 		{pageshot.FilterChats, defaultChats, nil},
+		{pageshot.FilterCookies, defaultCookies, nil},
 	} {
 		texts := []string{k.def}
 		for _, src := range k.sources {

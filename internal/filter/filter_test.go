@@ -71,6 +71,22 @@ func TestChatList(t *testing.T) {
 	}
 }
 
+func TestCookieNoticeList(t *testing.T) {
+	f, err := New(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sels := f.HidingSelectors([]pageshot.FilterList{pageshot.FilterCookies}, "https://blog.example/")
+	for _, want := range []string{"#cookie-notice", "#onetrust-banner-sdk", ".cc-window.cc-banner"} {
+		if !slices.Contains(sels, want) {
+			t.Errorf("cookie notice list lacks %s: %v", want, sels)
+		}
+	}
+	if f.Blocks([]pageshot.FilterList{pageshot.FilterCookies}, "https://cdn.cookielaw.org/scripttemplates/otSDKStub.js", "https://blog.example/", "script") {
+		t.Error("the cookie notice list blocks requests; it only hides")
+	}
+}
+
 func TestListFiles(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "extra.txt")
