@@ -5,7 +5,6 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -161,19 +160,20 @@ func (c *consent) signal() {
 	}
 }
 
-// settledConsent tells whether autoconsent is done with the main frame:
-// it rejected consent (or failed to), or searched without finding a
-// consent platform for consentSearch after it started.
-func (c *consent) done(started time.Time) (bool, string) {
+// done tells whether autoconsent is done with the main frame: it rejected
+// consent (or failed to), or searched without finding a consent platform
+// for consentSearch after started. It also returns the state and the
+// platform found, for the logs.
+func (c *consent) done(started time.Time) (bool, string, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch c.lifecycle {
 	case "nothingDetected", "optOutSucceeded", "optOutFailed", "optInSucceeded", "optInFailed", "done":
-		return true, c.lifecycle
+		return true, c.lifecycle, c.cmp
 	case "cmpDetected", "openPopupDetected", "runningOptOut", "runningOptIn":
-		return time.Since(started) >= consentAct, c.lifecycle
+		return time.Since(started) >= consentAct, c.lifecycle, c.cmp
 	}
-	return time.Since(started) >= consentSearch && c.cmp == "", c.lifecycle
+	return time.Since(started) >= consentSearch && c.cmp == "", c.lifecycle, c.cmp
 }
 
 // waitConsent waits, bounded, for autoconsent to finish with the page, so
@@ -188,9 +188,9 @@ func (r *renderer) waitConsent(ctx context.Context) error {
 		deadline = minTime(deadline, dl.Add(-min(passReserve, r.o.Timeout/3)))
 	}
 	for {
-		done, state := r.consent.done(started)
+		done, state, cmp := r.consent.done(started)
 		if done || !time.Now().Before(deadline) {
-			slog.Debug("consent", "state", state, "cmp", r.consent.cmp, "waited", time.Since(started))
+			r.t.inst.pool.log.Debug("cookie consent", "state", state, "cmp", cmp, "waited", time.Since(started))
 			return nil
 		}
 		select {

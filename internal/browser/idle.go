@@ -3,7 +3,6 @@ package browser
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"time"
@@ -64,7 +63,7 @@ func (r *renderer) waitNetworkIdle(ctx context.Context, navStart time.Time) erro
 			quietSince = time.Time{}
 		}
 		if !now.Before(end) {
-			slog.Debug("network never went idle; capturing the loaded page", "wait_until", r.o.WaitUntil, "open", r.net.open())
+			r.t.inst.pool.log.Debug("network never went idle; capturing the loaded page", "wait_until", r.o.WaitUntil, "open", r.net.open())
 			return nil
 		}
 		select {
