@@ -80,6 +80,7 @@ func TestDocument(t *testing.T) {
 		"/metrics":                         {"get"},
 		"/openapi.json":                    {"get"},
 		"/docs/errors":                     {"get"},
+		"/docs/devices":                    {"get"},
 		"/":                                {"get"},
 	}
 	paths := at(t, doc, "paths").(map[string]any)

@@ -219,6 +219,10 @@ func TestGalleryDevice(t *testing.T) {
 		}
 		req, _ := http.NewRequest(http.MethodGet, s.url+"/v1/devices", nil)
 		wantProblem(t, s.send(t, req), 401, "missing_api_key")
+		doc := s.get(t, "/docs/devices")
+		for _, d := range pageshot.Devices {
+			mustContain(t, string(doc.body), `id="`+d.Name+`"`)
+		}
 	})
 	t.Run("unknown device", func(t *testing.T) {
 		p := wantProblem(t, s.post(t, map[string]any{"url": g.URL, "device": "nokia_3310"}), 400, "invalid_request")

@@ -111,6 +111,7 @@ func (s *Server) routes() []route {
 		{"GET /metrics", "metrics", "", s.metrics.serve},
 		{"GET /openapi.json", "openapi", "", s.openapi},
 		{"GET /docs/errors", "docs", "", s.errorDocs},
+		{"GET /docs/devices", "docs", "", s.deviceDocs},
 		{"GET /{$}", "playground", "", s.playground},
 	}
 }
