@@ -27,13 +27,13 @@
 
   // lazyMarks tells whether the page shows signs of loading content as it
   // is read: native lazy loading, or images and frames whose address waits
-  // in a data- attribute (lazysizes, lozad, most IntersectionObserver
-  // loaders).
+  // in a data- attribute (data-src of lazysizes and lozad, data-original of
+  // jQuery Lazy Load, those of most IntersectionObserver loaders).
   function lazyMarks() {
     if (document.querySelector("img[loading=lazy], iframe[loading=lazy], .lazyload, .lazy, [data-bg]")) return true;
     for (const el of document.querySelectorAll("img, source, iframe, video")) {
       for (const a of el.attributes) {
-        if (a.name.startsWith("data-") && a.name.includes("src")) return true;
+        if (a.name.startsWith("data-") && /src|lazy|original/.test(a.name)) return true;
       }
     }
     return false;
