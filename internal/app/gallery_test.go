@@ -195,6 +195,40 @@ func TestGalleryDevice(t *testing.T) {
 		}
 	}
 
+	t.Run("full page without a meta viewport", func(t *testing.T) {
+		// Laid out 980 CSS pixels wide and zoomed out to the phone's
+		// width, as a phone shows it: the app shell's 3,080 CSS pixels at
+		// 393/980 × 3.
+		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/shell.html", "device": "iphone_15", "full_page": true}), "image/png")
+		if b := img.Bounds(); b.Dx() != 1179 || b.Dy() < 3700 || b.Dy() > 3710 {
+			t.Fatalf("image is %dx%d, want 1179 by about 3705", b.Dx(), b.Dy())
+		}
+		if c := img.At(600, img.Bounds().Dy()-50); !near(c, hexColor("ff00ff"), 6) {
+			t.Errorf("bottom block %v", c)
+		}
+		if c := img.At(600, 1000); !near(c, green, 6) { // CSS y 830
+			t.Errorf("second block %v", c)
+		}
+	})
+	t.Run("tall page stitched at the phone's zoom", func(t *testing.T) {
+		// tall.html, cut at 20,000 CSS pixels, is 24,061 image pixels
+		// tall: past the texture limit, so taken in bands.
+		r := s.post(t, map[string]any{"url": g.URL + "/tall.html", "device": "iphone_15", "full_page": true})
+		img := wantImage(t, r, "image/png")
+		zoom := 393.0 / 980 * 3
+		if b := img.Bounds(); b.Dx() != 1179 || b.Dy() < 24055 || b.Dy() > 24065 || r.Header.Get("X-Truncated") != "true" {
+			t.Fatalf("image is %dx%d (X-Truncated %q), want 1179 by about 24,061, cut", b.Dx(), b.Dy(), r.Header.Get("X-Truncated"))
+		}
+		for _, cssY := range []float64{500, 10500, 16900, 19900} {
+			want := blue
+			if int(cssY)/1000%2 == 1 {
+				want = green
+			}
+			if c := img.At(600, int(cssY*zoom)); !near(c, want, 6) {
+				t.Errorf("CSS y %.0f: %v, want %v", cssY, c, want)
+			}
+		}
+	})
 	t.Run("explicit viewport wins", func(t *testing.T) {
 		img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/device.html", "device": "pixel_8", "viewport_width": 360, "device_scale_factor": 1}), "image/png")
 		wantSize(t, img, 360, 915)

@@ -197,11 +197,21 @@ func (r *renderer) fullPage(ctx context.Context) (*page.Viewport, error) {
 		w = max(w, math.Ceil(m.CSSContentSize.Width))
 		h = max(h, math.Ceil(m.CSSContentSize.Height))
 	}
+	// A phone shows a page laid out wider than its screen (one without a
+	// meta viewport: 980 CSS pixels) zoomed out to the screen's width; the
+	// picture is taken at that zoom, as the person would see the page.
+	scale := 1.0
+	if o.Mobile && m.CSSVisualViewport != nil && m.CSSVisualViewport.Scale > 0 && m.CSSVisualViewport.Scale < 1 {
+		scale = m.CSSVisualViewport.Scale
+		// The layout width that fits the screen exactly, so that the image
+		// is as wide as a viewport capture.
+		w = float64(o.ViewportWidth) / scale
+	}
 	limit := float64(o.FullPageMaxHeight)
-	dsf2 := o.DeviceScaleFactor * o.DeviceScaleFactor
-	limit = min(limit, math.Floor(float64(r.maxPixels)/(w*dsf2)))
+	px := o.DeviceScaleFactor * scale // image pixels per CSS pixel
+	limit = min(limit, math.Floor(float64(r.maxPixels)/(w*px*px)))
 	if o.Format == pageshot.FormatWebP {
-		limit = min(limit, math.Floor(maxTextureHeight/o.DeviceScaleFactor))
+		limit = min(limit, math.Floor(maxTextureHeight/px))
 	}
 	if h > limit {
 		h, r.truncated = limit, true
@@ -209,5 +219,5 @@ func (r *renderer) fullPage(ctx context.Context) (*page.Viewport, error) {
 	if h < 1 {
 		return nil, pageshot.Errorf(pageshot.CodePageTooLarge, "The page is %.0f CSS pixels wide; at scale %g not one row fits in the limit of %d pixels.", w, o.DeviceScaleFactor, r.maxPixels)
 	}
-	return &page.Viewport{Width: w, Height: h, Scale: 1}, nil
+	return &page.Viewport{Width: w, Height: h, Scale: scale}, nil
 }

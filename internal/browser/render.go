@@ -615,7 +615,7 @@ func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshot
 	}
 	cw, ch := float64(o.ViewportWidth), float64(o.ViewportHeight)
 	if params.Clip != nil {
-		cw, ch = params.Clip.Width, params.Clip.Height
+		cw, ch = params.Clip.Width*params.Clip.Scale, params.Clip.Height*params.Clip.Scale
 	}
 	if px := cw * ch * o.DeviceScaleFactor * o.DeviceScaleFactor; px > float64(r.maxPixels) {
 		return params, pageshot.Errorf(pageshot.CodePageTooLarge, "The image would have %.0f pixels; the limit is %d.", px, r.maxPixels)
@@ -629,7 +629,7 @@ func (r *renderer) encode(ctx context.Context, params page.CaptureScreenshotPara
 	if o.Format == pageshot.FormatPDF {
 		return r.pdf(ctx)
 	}
-	if params.Clip != nil && params.Clip.Height*o.DeviceScaleFactor > maxTextureHeight {
+	if params.Clip != nil && params.Clip.Height*params.Clip.Scale*o.DeviceScaleFactor > maxTextureHeight {
 		return r.tiled(ctx, params)
 	}
 	res, err := chromedp.Call(ctx, page.CaptureScreenshot, params)
