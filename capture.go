@@ -45,7 +45,8 @@ type WaitUntil string
 const (
 	WaitLoad             WaitUntil = "load"
 	WaitDOMContentLoaded WaitUntil = "domcontentloaded"
-	WaitNetworkIdle      WaitUntil = "networkidle"
+	WaitNetworkIdle      WaitUntil = "networkidle"  // no request for 500 ms (networkidle0 is read as this)
+	WaitNetworkIdle2     WaitUntil = "networkidle2" // at most 2 requests for 500 ms
 )
 
 // ResponseType is the shape of a successful answer of the HTTP API.
@@ -159,6 +160,35 @@ type Options struct {
 	URLCheck func(url string) error `json:"-"`
 
 	PDF PDFOptions
+
+	// Emulation and settling, read by options_quality.go.
+
+	// Device is the preset asked for, "" for none. Its viewport, scale and
+	// user agent are already in the fields above, except where the request
+	// set them itself.
+	Device string
+	// Mobile emulates a mobile browser: the meta viewport, overlay
+	// scrollbars, text autosizing and mobile client hints.
+	Mobile bool
+	// Touch emulates a touch screen: touch events and pointer: coarse.
+	Touch bool
+	// DisableAnimations makes CSS animations and transitions jump to their
+	// end state; without it a capture waits, bounded, for running ones.
+	DisableAnimations bool
+	// BlockCookieBanners rejects consent where a consent platform is
+	// recognised and hides the cookie banners that are known by their look.
+	BlockCookieBanners bool
+	// BlockAds and BlockTrackers block the requests, and hide the
+	// elements, that the ad and tracker filter lists name.
+	BlockAds, BlockTrackers bool
+	// BlockChats blocks the loaders, and hides the launchers, of chat and
+	// support widgets.
+	BlockChats bool
+
+	// Metadata names the MetadataFields the json answer carries; ColorsCount
+	// is the size of the colors palette, 2–12.
+	Metadata    []string
+	ColorsCount int
 }
 
 // Capture is the result of a successful render.
@@ -172,6 +202,11 @@ type Capture struct {
 	// (200 for html input, which is served from memory).
 	ReturnedStatusCode int
 	FinalURL           string
+	// Truncated tells that a full-page capture was cut: at
+	// full_page_max_height, or where the pixel limit allowed.
+	Truncated bool
+	// Metadata is filled when Options.Metadata asks for fields.
+	Metadata *Metadata
 	// Links are the page's http(s) links, absolute, when Options.CollectLinks.
 	Links  []string
 	Timing Timing

@@ -3,6 +3,7 @@ module github.com/pageshot/pageshot
 go 1.26.8
 
 require (
+	github.com/AdguardTeam/urlfilter v0.22.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/getkin/kin-openapi v0.152.0
@@ -15,8 +16,13 @@ require (
 )
 
 require (
+	github.com/AdguardTeam/golibs v0.34.1 // indirect
+	github.com/c2h5oh/datasize v0.0.0-20231215233829-aa82cc1e6500 // indirect
+	github.com/miekg/dns v1.1.68 // indirect
 	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0
 	github.com/yuin/goldmark v1.8.7
+	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
+	golang.org/x/mod v0.42.0 // indirect
 )
 
 require (

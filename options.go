@@ -68,9 +68,7 @@ var ResourceTypes = []string{
 // laterOptions are options of the contract that this server does not offer
 // yet. They are refused rather than ignored, so a client never gets a capture
 // that silently lacks what it asked for.
-var laterOptions = []string{
-	"device", "block_ads", "block_trackers", "block_cookie_banners", "metadata", "colors_count",
-}
+var laterOptions = []string{}
 
 // RawOptions are undecoded options: a JSON object's members, or the
 // parameters of a query string.
@@ -270,7 +268,10 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	d.clip(&o.Clip)
 	d.boolean("omit_background", &o.OmitBackground)
 
-	d.enum("wait_until", (*string)(&o.WaitUntil), "load", "domcontentloaded", "networkidle")
+	d.enum("wait_until", (*string)(&o.WaitUntil), "load", "domcontentloaded", "networkidle", "networkidle0", "networkidle2")
+	if o.WaitUntil == "networkidle0" {
+		o.WaitUntil = WaitNetworkIdle
+	}
 	d.selector("wait_for_selector", &o.WaitForSelector)
 	d.millis("delay", &o.Delay, 0, MaxDelay)
 	d.seconds("timeout", &o.Timeout, time.Second, lim.MaxTimeout)
@@ -335,6 +336,9 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	d.margin(&o.PDF.Margin, o.PDF.Paper)
 
 	checkCombinations(d, o)
+
+	// Capture quality: device emulation and settling (options_quality.go).
+	d.qualityOptions(o)
 
 	for _, name := range laterOptions {
 		if d.has(name) {

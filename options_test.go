@@ -2,6 +2,7 @@ package pageshot_test
 
 import (
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -58,7 +59,13 @@ func TestInvalidOptions(t *testing.T) {
 		{"both url and html", `{"url":"https://a.b/","html":"<p>"}`, []string{"html"}},
 		{"relative url", `{"url":"/path"}`, []string{"url"}},
 		{"long url", `{"url":"https://a.b/` + strings.Repeat("x", 2048) + `"}`, []string{"url"}},
-		{"unknown and later options", `{"url":"https://a.b/","colour":1,"device":"iphone_15"}`, []string{"colour", "device"}},
+		{"unknown options", `{"url":"https://a.b/","colour":1,"block_popups":true}`, []string{"colour", "block_popups"}},
+		{"unknown device", `{"url":"https://a.b/","device":"nokia_3310"}`, []string{"device"}},
+		{"metadata without json", `{"url":"https://a.b/","metadata":["title"]}`, []string{"metadata"}},
+		{"metadata fields", `{"url":"https://a.b/","response_type":"json","metadata":["title","weather"],"colors_count":1}`, []string{"metadata", "colors_count"}},
+		{"colors of a pdf", `{"url":"https://a.b/","response_type":"json","format":"pdf","metadata":["colors"]}`, []string{"metadata"}},
+		{"colors_count without colors", `{"url":"https://a.b/","response_type":"json","metadata":["title"],"colors_count":4}`, []string{"colors_count"}},
+		{"metadata with async", `{"url":"https://a.b/","response_type":"json","async":true,"metadata":["title"]}`, []string{"metadata"}},
 		{"types", `{"url":"https://a.b/","full_page":"yes","viewport_width":"wide","delay":1.5,"hide_selectors":3}`, []string{"full_page", "viewport_width", "delay", "hide_selectors"}},
 		{"ranges", `{"url":"https://a.b/","viewport_width":99,"viewport_height":5001,"device_scale_factor":5,"timeout":61,"delay":10001}`, []string{"viewport_width", "viewport_height", "device_scale_factor", "timeout", "delay"}},
 		{"quality without lossy format", `{"url":"https://a.b/","quality":50}`, []string{"quality"}},
@@ -205,5 +212,54 @@ func TestCheckDuplicateMembers(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", body, got, want)
 		}
+	}
+}
+
+func TestPlanFullPageLimits(t *testing.T) {
+	for _, c := range []struct{ server, plan, want int }{
+		{0, 0, 20000},     // the default bound
+		{30000, 0, 30000}, // the server's
+		{30000, 8000, 8000},
+		{5000, 8000, 5000}, // never past the server's
+		{0, 50000, 20000},
+	} {
+		lim := pageshot.Plan{MaxFullPageHeight: c.plan}.FullPageLimits(pageshot.Limits{MaxFullPageHeight: c.server})
+		o, err := parseJSON(t, `{"url":"https://a.b/","full_page":true}`, lim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.FullPageMaxHeight != min(20000, c.want) {
+			t.Errorf("server %d plan %d: default full_page_max_height %d", c.server, c.plan, o.FullPageMaxHeight)
+		}
+		if _, err := parseJSON(t, fmt.Sprintf(`{"url":"https://a.b/","full_page":true,"full_page_max_height":%d}`, c.want), lim); err != nil {
+			t.Errorf("server %d plan %d: %d refused: %v", c.server, c.plan, c.want, err)
+		}
+		if _, err := parseJSON(t, fmt.Sprintf(`{"url":"https://a.b/","full_page":true,"full_page_max_height":%d}`, c.want+1), lim); err == nil {
+			t.Errorf("server %d plan %d: %d accepted", c.server, c.plan, c.want+1)
+		}
+	}
+}
+
+func TestDevicePresets(t *testing.T) {
+	o, err := parseJSON(t, `{"url":"https://a.b/","device":"iphone_15"}`, pageshot.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ViewportWidth != 393 || o.ViewportHeight != 852 || o.DeviceScaleFactor != 3 || !o.Mobile || !o.Touch || !strings.Contains(o.UserAgent, "iPhone") {
+		t.Errorf("iphone_15: %+v", o)
+	}
+	o, err = parseJSON(t, `{"url":"https://a.b/","device":"desktop_hd","user_agent":"mine","viewport_height":900}`, pageshot.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.ViewportWidth != 1920 || o.ViewportHeight != 900 || o.DeviceScaleFactor != 1 || o.Mobile || o.Touch || o.UserAgent != "mine" {
+		t.Errorf("desktop_hd with overrides: %+v", o)
+	}
+	seen := map[string]bool{}
+	for _, d := range pageshot.Devices {
+		if seen[d.Name] || d.Width < 100 || d.Height < 100 || d.ScaleFactor < 1 || d.ScaleFactor > 4 || d.Mobile != (d.UserAgent != "") {
+			t.Errorf("preset %+v", d)
+		}
+		seen[d.Name] = true
 	}
 }

@@ -45,6 +45,7 @@ func TestOptionExamplesParse(t *testing.T) {
 		"quality": `"format":"jpeg"`, "pdf_paper": `"format":"pdf"`, "pdf_landscape": `"format":"pdf"`,
 		"pdf_print_background": `"format":"pdf"`, "pdf_margin": `"format":"pdf"`, "cache_ttl": `"cache":true`,
 		"webhook_url": `"async":true`, "navigation_timeout": `"timeout":30`,
+		"metadata": `"response_type":"json"`, "colors_count": `"metadata":["colors"],"response_type":"json"`,
 	}
 	for _, d := range pageshot.OptionDocs() {
 		body := `{"url":"https://example.com/","` + d.Name + `":` + d.Example

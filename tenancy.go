@@ -118,6 +118,9 @@ type Plan struct {
 	MaxConcurrency int
 	// MaxTimeout is the largest timeout a request may ask for.
 	MaxTimeout time.Duration
+	// MaxFullPageHeight is the largest full_page_max_height a request may
+	// ask for, within the server's own bound; 0 leaves the server's.
+	MaxFullPageHeight int
 }
 
 // DefaultPlanName names the plan that always exists.
@@ -215,16 +218,16 @@ type Caller struct {
 }
 
 // Limits returns the option limits for c's requests: server's, with the
-// timeout bounded by c's plan as well (the smaller of the two when both
-// are set). A nil c gets server's.
+// timeout and the full-page height bounded by c's plan as well (the
+// smaller of the two when both are set). A nil c gets server's.
 func (c *Caller) Limits(server Limits) Limits {
-	if c == nil || c.Plan.MaxTimeout <= 0 {
+	if c == nil {
 		return server
 	}
-	if server.MaxTimeout <= 0 || c.Plan.MaxTimeout < server.MaxTimeout {
+	if c.Plan.MaxTimeout > 0 && (server.MaxTimeout <= 0 || c.Plan.MaxTimeout < server.MaxTimeout) {
 		server.MaxTimeout = c.Plan.MaxTimeout
 	}
-	return server
+	return c.Plan.FullPageLimits(server)
 }
 
 // Credentials are what a request presents.

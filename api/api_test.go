@@ -7,6 +7,7 @@ import (
 	"go/token"
 	"maps"
 	"net/url"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -69,6 +70,7 @@ func TestDocument(t *testing.T) {
 	want := map[string][]string{
 		"/v1/screenshot":                   {"get", "post"},
 		"/v1/usage":                        {"get"},
+		"/v1/devices":                      {"get"},
 		"/v1/jobs":                         {"post"},
 		"/v1/jobs/{id}":                    {"get", "delete"},
 		"/v1/jobs/{id}/items/{n}/artifact": {"get"},
@@ -81,6 +83,7 @@ func TestDocument(t *testing.T) {
 		"/docs/options":                    {"get"},
 		"/docs/{page}":                     {"get"},
 		"/docs":                            {"get"},
+		"/docs/devices":                    {"get"},
 		"/":                                {"get"},
 	}
 	paths := at(t, doc, "paths").(map[string]any)
@@ -159,13 +162,21 @@ func TestProblemResponsesMatchCatalogue(t *testing.T) {
 }
 
 // parsedOptions returns the option names ParseOptions reads, from the
-// string literals options.go passes to the decoder, so that an option added
-// there without being described here fails this test.
+// string literals options.go (and options_*.go) pass to the decoder, so
+// that an option added there without being described here fails this test.
 func parsedOptions(t *testing.T) []string {
 	t.Helper()
-	f, err := parser.ParseFile(token.NewFileSet(), "../options.go", nil, 0)
-	if err != nil {
-		t.Fatal(err)
+	files, _ := filepath.Glob("../options*.go")
+	var parsed []*ast.File
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed = append(parsed, f)
 	}
 	readers := []string{"str", "selector", "enum", "boolean", "number", "integer", "millis", "seconds", "strings", "scalar"}
 	names := map[string]bool{}
@@ -175,21 +186,23 @@ func parsedOptions(t *testing.T) []string {
 			names[s] = true
 		}
 	}
-	ast.Inspect(f, func(n ast.Node) bool {
-		switch n := n.(type) {
-		case *ast.CallExpr: // d.str("url", …)
-			if sel, ok := n.Fun.(*ast.SelectorExpr); ok && len(n.Args) > 0 && slices.Contains(readers, sel.Sel.Name) {
-				if x, ok := sel.X.(*ast.Ident); ok && x.Name == "d" {
-					lit(n.Args[0])
+	for _, f := range parsed {
+		ast.Inspect(f, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.CallExpr: // d.str("url", …)
+				if sel, ok := n.Fun.(*ast.SelectorExpr); ok && len(n.Args) > 0 && slices.Contains(readers, sel.Sel.Name) {
+					if x, ok := sel.X.(*ast.Ident); ok && x.Name == "d" {
+						lit(n.Args[0])
+					}
+				}
+			case *ast.IndexExpr: // d.known["clip"]
+				if sel, ok := n.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "known" {
+					lit(n.Index)
 				}
 			}
-		case *ast.IndexExpr: // d.known["clip"]
-			if sel, ok := n.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "known" {
-				lit(n.Index)
-			}
-		}
-		return true
-	})
+			return true
+		})
+	}
 	if len(names) < 30 {
 		t.Fatalf("found only %d options in options.go: %v", len(names), slices.Sorted(maps.Keys(names)))
 	}
@@ -296,5 +309,17 @@ func TestYAMLToJSON(t *testing.T) {
 				t.Errorf("got  %s\nwant %s", got, tt.json)
 			}
 		})
+	}
+}
+
+// TestDeviceNames: the device option's enum is the list of presets.
+func TestDeviceNames(t *testing.T) {
+	got := strs(t, at(t, document(t), "components", "schemas", "ScreenshotOptions", "properties", "device", "enum"))
+	var want []string
+	for _, d := range pageshot.Devices {
+		want = append(want, d.Name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("device enum = %v, want %v", got, want)
 	}
 }

@@ -448,7 +448,7 @@ func TestRulesAgree(t *testing.T) {
 		"delay too long":                  `{` + u + `, "delay": 10001}`,
 		"scale factor":                    `{` + u + `, "device_scale_factor": 5}`,
 		"viewport not an integer":         `{` + u + `, "viewport_width": 800.5}`,
-		"option not offered yet":          `{` + u + `, "device": "iphone_15"}`,
+		"unknown option":                  `{` + u + `, "block_popups": true}`,
 	}
 	for name, body := range refused {
 		t.Run("refused/"+name, func(t *testing.T) {

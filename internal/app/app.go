@@ -22,6 +22,7 @@ import (
 	"github.com/pageshot/pageshot/internal/browser"
 	"github.com/pageshot/pageshot/internal/capture"
 	"github.com/pageshot/pageshot/internal/egress"
+	"github.com/pageshot/pageshot/internal/filter"
 	"github.com/pageshot/pageshot/internal/httpapi"
 	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/limit"
@@ -77,6 +78,12 @@ type Config struct {
 	// (page_too_large); zero takes the browser package's defaults.
 	MaxPageBytes int64
 	MaxPixels    int64
+
+	// AdLists and TrackerLists are filter lists in the EasyList format,
+	// files or http(s) URLs, added to the built-in lists of block_ads and
+	// block_trackers. URL lists are fetched again daily; their last good
+	// copy is kept in DataDir.
+	AdLists, TrackerLists []string
 
 	// Storage selects the blob store of stored and cached captures and job
 	// artifacts. An empty Storage.Dir defaults to DataDir/objects.
@@ -161,6 +168,7 @@ type Engine struct {
 	*browser.Pool
 	proxy  *egress.Proxy
 	policy *egress.Policy
+	lists  *filter.Filter // the filter lists of block_ads and block_trackers
 }
 
 // NewEngine returns an engine with its egress policy; its proxy listens at
@@ -172,7 +180,13 @@ func NewEngine(cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("egress policy: %w", err)
 	}
 	e := &Engine{policy: policy}
+	lists, err := filter.New(filter.Config{AdLists: cfg.AdLists, TrackerLists: cfg.TrackerLists, DataDir: cfg.DataDir, Logger: cfg.Logger})
+	if err != nil {
+		return nil, err
+	}
+	e.lists = lists
 	bcfg := browser.Config{
+		Filter:       lists,
 		ExecPath:     cfg.ChromePath,
 		Concurrency:  cfg.Concurrency,
 		QueueSize:    cfg.QueueSize,
@@ -188,12 +202,14 @@ func NewEngine(cfg Config) (*Engine, error) {
 	if !cfg.DirectEgress {
 		e.proxy = egress.NewProxy(policy, cfg.Logger)
 		if err := e.proxy.Start(); err != nil {
+			lists.Close()
 			return nil, err
 		}
 		bcfg.ProxyServer = e.proxy.URL()
 	}
 	if e.Pool, err = browser.New(bcfg); err != nil {
 		e.stopProxy()
+		lists.Close()
 		return nil, err
 	}
 	return e, nil
@@ -209,6 +225,7 @@ func (e *Engine) Capturer(lim pageshot.Limits) pageshot.Capturer {
 func (e *Engine) Stop(ctx context.Context) error {
 	err := e.Pool.Stop(ctx)
 	e.stopProxy()
+	e.lists.Close()
 	return err
 }
 

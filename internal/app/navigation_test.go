@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"fmt"
-	"image/color"
 	"io"
 	"net"
 	"net/http"
@@ -14,7 +13,7 @@ import (
 	"github.com/pageshot/pageshot/internal/app"
 )
 
-var green = color.RGBA{0, 0xcc, 0, 0xff}
+// green, the colour of the pages' final state, is gallery_test.go's.
 
 // movingSite serves pages that move themselves to /final, a green page.
 // redirectTo is where /refused sends the browser; blockedURL is a page

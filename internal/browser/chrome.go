@@ -111,4 +111,6 @@ var flags = map[string]any{
 	"disable-background-timer-throttling":    true,
 	"disable-backgrounding-occluded-windows": true,
 	"disable-ipc-flooding-protection":        true,
+	// navigator.webdriver stays false, as in a browser a person uses.
+	"disable-blink-features": "AutomationControlled",
 }

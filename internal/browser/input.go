@@ -53,16 +53,6 @@ func (r *renderer) checkSelectors(ctx context.Context) error {
 	return pageshot.InvalidRequest(problems)
 }
 
-// hideRules is the style sheet of hide_selectors: one rule per selector,
-// each checked by checkSelectors.
-func hideRules(selectors []string) string {
-	var b strings.Builder
-	for _, s := range selectors {
-		b.WriteString("\n" + s + " { visibility: hidden !important; }")
-	}
-	return b.String()
-}
-
 // icuLocale is the ICU locale that Emulation.setLocaleOverride takes for
 // a BCP 47 tag: its language, script and region. Extensions and private
 // use (-u-co-phonebk, -x-…) are for the Accept-Language header only.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"strings"
 	"sync"
 
 	"github.com/chromedp/cdproto/cdp"
@@ -169,6 +170,15 @@ func (n *navigation) watch(f func()) (stop func()) {
 	}
 }
 
+// detached reports whether err is Chromium's answer to a call whose page
+// went away under it, although no commit has been seen yet (the events of
+// a navigation that swaps renderer processes may come after it).
+func detached(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Not attached to an active page") || strings.Contains(msg, "Inspected target navigated or closed") ||
+		strings.Contains(msg, "Execution context was destroyed")
+}
+
 // errMoved cancels a step whose page was replaced under it.
 var errMoved = errors.New("the page navigated")
 
@@ -217,7 +227,7 @@ func (r *renderer) prepareFollowing(ctx context.Context, commits int) error {
 		}
 		var pe *pageshot.Error
 		_, busy, now := r.nav.state()
-		if errors.As(err, &pe) || ctx.Err() != nil || (!busy && now == commits) || moves == maxMoves {
+		if errors.As(err, &pe) || ctx.Err() != nil || (!busy && now == commits && !detached(err)) || moves == maxMoves {
 			return err
 		}
 		if err := r.follow(ctx, commits); err != nil {

@@ -50,6 +50,9 @@ type Config struct {
 	Flags map[string]any
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
+	// Filter decides what block_ads and block_trackers block and hide;
+	// without it those options block nothing.
+	Filter pageshot.RequestFilter
 }
 
 // Stats are counters of a Pool, for metrics.

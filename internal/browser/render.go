@@ -10,7 +10,6 @@ import (
 	"image"
 	_ "image/jpeg" // DecodeConfig of captures
 	_ "image/png"
-	"math"
 	"net/url"
 	"slices"
 	"strings"
@@ -98,6 +97,10 @@ type renderer struct {
 	maxBytes, maxPixels int64
 	downloaded          int64 // bytes the page received so far; only the listener touches it
 	phase               string
+
+	net       netTracker // requests in flight, for the scroll pass
+	truncated bool       // the full page was cut
+	consent   *consent   // autoconsent's progress, with block_cookie_banners
 }
 
 func (r *renderer) mainFrame() cdp.FrameID { return cdp.FrameID(r.t.targetID) }
@@ -108,6 +111,7 @@ func (r *renderer) listen(ctx context.Context, cancel context.CancelCauseFunc) e
 		if r.nav.observe(main, ev) {
 			r.ev.signal()
 		}
+		r.net.track(ev)
 		switch ev := ev.(type) {
 		case *page.EventLifecycleEvent:
 			if ev.FrameID != main {
@@ -160,6 +164,11 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if err := r.checkSelectors(ctx); err != nil {
 		return nil, err
 	}
+	if o.BlockCookieBanners {
+		if err := r.startConsent(ctx); err != nil {
+			return nil, err
+		}
+	}
 
 	r.phase = pageshot.PhaseNavigation
 	navStart := time.Now()
@@ -167,6 +176,9 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		return nil, err
 	}
 	if err := r.landed(); err != nil {
+		return nil, err
+	}
+	if err := r.waitNetworkIdle(ctx, navStart); err != nil {
 		return nil, err
 	}
 	status, finalURL := r.ev.response()
@@ -219,6 +231,12 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 	if finalURL == "" && o.URL != "" {
 		finalURL = o.URL
 	}
+	var md *pageshot.Metadata
+	if len(o.Metadata) > 0 {
+		if md, err = r.metadata(ctx, data, status, finalURL); err != nil {
+			return nil, err
+		}
+	}
 	return &pageshot.Capture{
 		Data:               data,
 		Format:             o.Format,
@@ -226,6 +244,8 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 		Height:             h,
 		ReturnedStatusCode: status,
 		FinalURL:           finalURL,
+		Truncated:          r.truncated,
+		Metadata:           md,
 		Links:              links,
 		Timing: pageshot.Timing{
 			Navigation: navigated,
@@ -239,21 +259,16 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 // navigation.
 func (r *renderer) emulate(ctx context.Context) error {
 	o := r.o
-	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-		Width: int64(o.ViewportWidth), Height: int64(o.ViewportHeight), DeviceScaleFactor: o.DeviceScaleFactor,
-	}); err != nil {
-		return fmt.Errorf("set viewport: %w", err)
+	if err := r.setMetrics(ctx); err != nil {
+		return err
 	}
 	if o.OmitBackground {
 		if _, err := chromedp.Call(ctx, transparentBackground, transparent); err != nil {
 			return fmt.Errorf("set background: %w", err)
 		}
 	}
-	if o.UserAgent != "" || o.Locale != "" {
-		ua := cmp.Or(o.UserAgent, r.t.inst.userAgent)
-		if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: o.Locale}); err != nil {
-			return fmt.Errorf("set user agent: %w", err)
-		}
+	if err := r.setUserAgent(ctx); err != nil {
+		return err
 	}
 	if o.Locale != "" {
 		if _, err := chromedp.Call(ctx, emulation.SetLocaleOverride, emulation.SetLocaleOverrideParams{Locale: icuLocale(o.Locale)}); err != nil {
@@ -309,6 +324,7 @@ func (r *renderer) emulate(ctx context.Context) error {
 	if o.URLCheck != nil && o.URL != "" {
 		patterns = append(patterns, &fetch.RequestPattern{ResourceType: network.ResourceTypeDocument, RequestStage: fetch.RequestStageRequest})
 	}
+	patterns = append(patterns, r.filterPatterns()...)
 	if len(patterns) > 0 {
 		if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: patterns}); err != nil {
 			return fmt.Errorf("enable interception: %w", err)
@@ -337,6 +353,9 @@ func resourceType(s string) network.ResourceType {
 // main-frame document checked against Options.URLCheck, or a refusal for
 // a blocked resource type.
 func (r *renderer) intercept(ctx context.Context, ev *fetch.EventRequestPaused) {
+	if r.filterPaused(ctx, ev) {
+		return
+	}
 	if r.o.HTML != "" && ev.Request != nil && ev.Request.URL == htmlURL && ev.ResourceType == network.ResourceTypeDocument && ev.FrameID == r.mainFrame() {
 		_, _ = chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{
 			RequestID:       ev.RequestID,
@@ -431,7 +450,9 @@ func (r *renderer) tunnelError(ctx context.Context) error {
 var lifecycleName = map[pageshot.WaitUntil]string{
 	pageshot.WaitLoad:             "load",
 	pageshot.WaitDOMContentLoaded: "DOMContentLoaded",
-	pageshot.WaitNetworkIdle:      "networkIdle",
+	// The network idle modes navigate to load, then waitNetworkIdle.
+	pageshot.WaitNetworkIdle:  "load",
+	pageshot.WaitNetworkIdle2: "load",
 }
 
 // navigate loads the target and waits for the wait_until event, within the
@@ -475,8 +496,10 @@ func (r *renderer) prepare(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := r.hide(ctx); err != nil {
+		return err
+	}
 	css := o.Styles
-	css += hideRules(o.HideSelectors)
 	if css != "" {
 		if _, err := eval[bool](ctx, `(css => { const s = document.createElement("style"); s.textContent = css; (document.head || document.documentElement).appendChild(s); return true })(`+jsString(css)+`)`); err != nil {
 			return err
@@ -520,7 +543,16 @@ func (r *renderer) prepare(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	// Last, on the document the capture will show (prepare runs again
+	// when the page moves): consent answered, filtered elements hidden,
+	// fonts and animations come to rest.
+	if err := r.waitConsent(ctx); err != nil {
+		return err
+	}
+	if err := r.hideFiltered(ctx); err != nil {
+		return err
+	}
+	return r.rest(ctx)
 }
 
 // waitVisible waits until an element matching sel is visible. When the
@@ -554,7 +586,7 @@ func (r *renderer) waitVisible(ctx context.Context, field, sel string) error {
 func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshotParams, error) {
 	o := r.o
 	if o.Format == pageshot.FormatPDF {
-		return page.CaptureScreenshotParams{}, nil
+		return page.CaptureScreenshotParams{}, r.scrollPass(ctx, float64(o.FullPageMaxHeight))
 	}
 	params := page.CaptureScreenshotParams{Format: page.CaptureScreenshotFormat(o.Format)}
 	if o.Quality > 0 {
@@ -565,19 +597,28 @@ func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshot
 	}
 	switch {
 	case o.Clip != nil:
+		if err := r.reveal(ctx); err != nil {
+			return params, err
+		}
 		params.Clip = &page.Viewport{X: o.Clip.X, Y: o.Clip.Y, Width: o.Clip.Width, Height: o.Clip.Height, Scale: 1}
 		params.CaptureBeyondViewport = new(true)
 	case o.Selector != "":
+		if err := r.reveal(ctx); err != nil {
+			return params, err
+		}
 		clip, err := r.elementClip(ctx)
 		if err != nil {
 			return params, err
 		}
 		if clip != nil {
+			if err := r.unobscure(ctx); err != nil {
+				return params, err
+			}
 			params.Clip = clip
 			params.CaptureBeyondViewport = new(true)
 		}
 	case o.FullPage:
-		clip, err := r.fullPageClip(ctx)
+		clip, err := r.fullPage(ctx)
 		if err != nil {
 			return params, err
 		}
@@ -586,7 +627,7 @@ func (r *renderer) screenshotParams(ctx context.Context) (page.CaptureScreenshot
 	}
 	cw, ch := float64(o.ViewportWidth), float64(o.ViewportHeight)
 	if params.Clip != nil {
-		cw, ch = params.Clip.Width, params.Clip.Height
+		cw, ch = params.Clip.Width*params.Clip.Scale, params.Clip.Height*params.Clip.Scale
 	}
 	if px := cw * ch * o.DeviceScaleFactor * o.DeviceScaleFactor; px > float64(r.maxPixels) {
 		return params, pageshot.Errorf(pageshot.CodePageTooLarge, "The image would have %.0f pixels; the limit is %d.", px, r.maxPixels)
@@ -600,7 +641,7 @@ func (r *renderer) encode(ctx context.Context, params page.CaptureScreenshotPara
 	if o.Format == pageshot.FormatPDF {
 		return r.pdf(ctx)
 	}
-	if params.Clip != nil && params.Clip.Height*o.DeviceScaleFactor > maxTextureHeight {
+	if params.Clip != nil && params.Clip.Height*params.Clip.Scale*o.DeviceScaleFactor > maxTextureHeight {
 		return r.tiled(ctx, params)
 	}
 	res, err := chromedp.Call(ctx, page.CaptureScreenshot, params)
@@ -639,30 +680,6 @@ func (r *renderer) elementClip(ctx context.Context) (*page.Viewport, error) {
 	return &page.Viewport{X: rc.X, Y: rc.Y, Width: rc.W, Height: rc.H, Scale: 1}, nil
 }
 
-// fullPageClip scrolls through the page so lazy content loads, and returns
-// the page's whole area, cut at full_page_max_height.
-func (r *renderer) fullPageClip(ctx context.Context) (*page.Viewport, error) {
-	o := r.o
-	_, err := eval[bool](ctx, `(async max => {
-  const step = innerHeight, frame = () => new Promise(r => requestAnimationFrame(() => setTimeout(r, 16)));
-  for (let y = 0; y < Math.min(document.documentElement.scrollHeight, max); y += step) { scrollTo(0, y); await frame(); }
-  scrollTo(0, 0); await frame(); return true })(`+fmt.Sprint(o.FullPageMaxHeight)+`)`)
-	if err != nil {
-		return nil, err
-	}
-	m, err := chromedp.Call(ctx, page.GetLayoutMetrics, cdp.Empty{})
-	if err != nil {
-		return nil, fmt.Errorf("get layout metrics: %w", err)
-	}
-	w, h := float64(o.ViewportWidth), float64(o.ViewportHeight)
-	if m.CSSContentSize != nil {
-		w = max(w, math.Ceil(m.CSSContentSize.Width))
-		h = max(h, math.Ceil(m.CSSContentSize.Height))
-	}
-	h = min(h, float64(o.FullPageMaxHeight))
-	return &page.Viewport{Width: w, Height: h, Scale: 1}, nil
-}
-
 func (r *renderer) pdf(ctx context.Context) ([]byte, int, int, error) {
 	p := r.o.PDF
 	size := pageshot.PaperSizes[p.Paper]
@@ -699,9 +716,17 @@ func (r *renderer) classify(reqCtx, ctx context.Context, err error) error {
 	case errors.Is(cause, errBrowserLost) || errors.Is(err, errBrowserLost) || errors.Is(err, chromedp.ErrTargetDetached) || r.t.inst.isLost():
 		return &pageshot.Error{Code: pageshot.CodeServiceUnavailable, Message: "The browser stopped during the capture; it is restarting.", RetryAfter: time.Second, Err: err}
 	case errors.Is(cause, errBudget) || errors.Is(err, errBudget):
-		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: r.phase, Message: fmt.Sprintf("The capture did not finish within %s (phase: %s).", r.o.Timeout, r.phase), Err: err}
+		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: r.phase, Message: fmt.Sprintf("The capture did not finish within %s (phase: %s).", r.o.Timeout, r.phase) + r.stillLoading(), Err: err}
 	case errors.Is(err, errNavBudget) || errors.Is(err, context.DeadlineExceeded) && r.phase == pageshot.PhaseNavigation:
-		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: pageshot.PhaseNavigation, Message: fmt.Sprintf("The page did not load within %s.", r.o.NavigationTimeout), Err: err}
+		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: pageshot.PhaseNavigation, Message: fmt.Sprintf("The page did not load within %s.", r.o.NavigationTimeout) + r.stillLoading(), Err: err}
+	case detached(err):
+		// The document went away under a step: where the page went
+		// decides the answer; a page that would not hold still is a
+		// timeout of the phase, as in still.
+		if lerr := r.landed(); lerr != nil {
+			return lerr
+		}
+		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: r.phase, Message: "The page navigated while it was being captured and never held still.", Err: err}
 	}
 	return &pageshot.Error{Code: pageshot.CodeInternal, Message: "The capture failed inside the browser.", Err: err}
 }

@@ -21,7 +21,8 @@ import (
 func (r *renderer) tiled(ctx context.Context, params page.CaptureScreenshotParams) ([]byte, int, int, error) {
 	o := r.o
 	clip := *params.Clip
-	band := float64(maxTextureHeight/2) / o.DeviceScaleFactor
+	px := o.DeviceScaleFactor * clip.Scale // image pixels per CSS pixel
+	band := float64(maxTextureHeight/2) / px
 	var out *image.RGBA
 	for y := 0.0; y < clip.Height; y += band {
 		h := min(band, clip.Height-y)
@@ -29,7 +30,7 @@ func (r *renderer) tiled(ctx context.Context, params page.CaptureScreenshotParam
 		p.Format = page.CaptureScreenshotFormatPng
 		p.Quality = nil
 		p.OptimizeForSpeed = new(true)
-		p.Clip = &page.Viewport{X: clip.X, Y: clip.Y + y, Width: clip.Width, Height: h, Scale: 1}
+		p.Clip = &page.Viewport{X: clip.X, Y: clip.Y + y, Width: clip.Width, Height: h, Scale: clip.Scale}
 		res, err := chromedp.Call(ctx, page.CaptureScreenshot, p)
 		if err != nil {
 			return nil, 0, 0, err
@@ -39,9 +40,9 @@ func (r *renderer) tiled(ctx context.Context, params page.CaptureScreenshotParam
 			return nil, 0, 0, fmt.Errorf("decode band: %w", err)
 		}
 		if out == nil {
-			out = image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), int(clip.Height*o.DeviceScaleFactor+0.5)))
+			out = image.NewRGBA(image.Rect(0, 0, img.Bounds().Dx(), int(clip.Height*px+0.5)))
 		}
-		top := int(y*o.DeviceScaleFactor + 0.5)
+		top := int(y*px + 0.5)
 		draw.Draw(out, image.Rect(0, top, out.Bounds().Dx(), top+img.Bounds().Dy()), img, img.Bounds().Min, draw.Src)
 	}
 	var buf bytes.Buffer

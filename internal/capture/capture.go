@@ -266,7 +266,9 @@ func (s *Service) keep(ctx context.Context, c *pageshot.Caller, r *pageshot.Capt
 		return nil
 	}
 	ext := "." + capt.Format.Extension()
-	if opts.Cache && s.cfg.Cache != nil {
+	// A cut capture is not cached, nor one with metadata: the cache keeps
+	// neither the flag (a cut is never served silently) nor the metadata.
+	if opts.Cache && s.cfg.Cache != nil && !capt.Truncated && capt.Metadata == nil {
 		// A random name, not one derived from the cache key: the object
 		// URL needs no API key, and a name anyone could compute from a key
 		// id and options would tell who captured what.

@@ -25,6 +25,8 @@ type engineFlags struct {
 	egressAllow    []string
 	pngCompression bool
 	logLevel       string
+	adLists        []string
+	trackerLists   []string
 }
 
 func (e *engineFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +35,8 @@ func (e *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
 	fs.BoolVar(&e.pngCompression, "png-compression", false, "compress PNG for size (slower encoding, about 30% fewer bytes)")
 	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringSliceVar(&e.adLists, "ad-lists", nil, "filter lists in the EasyList format (files or http(s) URLs, such as EasyList) added to the built-in ad list of block_ads; URL lists are fetched again daily, their last good copy kept in the data dir")
+	fs.StringSliceVar(&e.trackerLists, "tracker-lists", nil, "filter lists in the EasyList format (files or http(s) URLs, such as EasyPrivacy) added to the built-in tracker list of block_trackers")
 }
 
 // fileConfig is the YAML config file.
@@ -50,6 +54,8 @@ type planYAML struct {
 	RatePerMinute  *int    `yaml:"rate_per_minute"`
 	MaxConcurrency *int    `yaml:"max_concurrency"`
 	MaxTimeout     *string `yaml:"max_timeout"`
+	// MaxFullPageHeight bounds full_page_max_height (CSS pixels).
+	MaxFullPageHeight *int `yaml:"max_full_page_height"`
 }
 
 // plans returns the plans of the file, with the default plan always
@@ -80,7 +86,10 @@ func (fc fileConfig) plans() (map[string]pageshot.Plan, error) {
 			}
 			p.MaxTimeout = d
 		}
-		if p.MonthlyQuota < 0 || p.RatePerMinute < 0 || p.MaxConcurrency < 0 {
+		if y.MaxFullPageHeight != nil {
+			p.MaxFullPageHeight = *y.MaxFullPageHeight
+		}
+		if p.MonthlyQuota < 0 || p.RatePerMinute < 0 || p.MaxConcurrency < 0 || p.MaxFullPageHeight < 0 {
 			return nil, fmt.Errorf("plan %s: limits cannot be negative (0 means unlimited)", name)
 		}
 		out[name] = p
@@ -122,6 +131,7 @@ func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Write
 	cfg.ChromePath = e.chromePath
 	cfg.PNGCompression = e.pngCompression
 	cfg.EgressAllow = e.egressAllow
+	cfg.AdLists, cfg.TrackerLists = e.adLists, e.trackerLists
 	if !cmd.Flags().Changed("egress-allow") && len(e.egressAllow) == 0 {
 		cfg.EgressAllow = fc.Egress.Allow
 	}
@@ -190,6 +200,7 @@ func newNode(stdout, stderr io.Writer, use, short string) (*cobra.Command, *app.
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
 	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 0, "largest timeout any request may ask for, whatever its plan allows (default: each plan's max_timeout)")
+	fs.IntVar(&cfg.Limits.MaxFullPageHeight, "max-full-page-height", 20000, "largest full_page_max_height, in CSS pixels (full-page captures are cut there and flagged)")
 	fs.IntVar(&cfg.Jobs.Workers, "job-workers", 0, "job items captured at once (default: --concurrency)")
 	fs.DurationVar(&cfg.Jobs.JobTimeout, "job-timeout", 3*time.Minute, "longest run of one job item")
 	fs.DurationVar(&cfg.Jobs.RescueAfter, "job-rescue-after", 0, "run again a job item that seems to run this long, its process having died (default: --job-timeout plus a minute)")

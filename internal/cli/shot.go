@@ -41,7 +41,7 @@ var shotOptions = []struct {
 	{name: "clip-width", usage: "clip rectangle"},
 	{name: "clip-height", usage: "clip rectangle"},
 	{name: "omit-background", usage: "transparent background (png, webp)", bool: true},
-	{name: "wait-until", usage: "load, domcontentloaded or networkidle"},
+	{name: "wait-until", usage: "load, domcontentloaded, networkidle or networkidle2"},
 	{name: "wait-for-selector", usage: "wait until an element is visible"},
 	{name: "delay", usage: "milliseconds to wait after load"},
 	{name: "timeout", usage: "seconds for the whole capture (default 30)"},
@@ -64,6 +64,12 @@ var shotOptions = []struct {
 	{name: "pdf-landscape", usage: "landscape PDF", bool: true},
 	{name: "pdf-print-background", usage: "print backgrounds (default true)", bool: true},
 	{name: "pdf-margin", usage: "PDF margin such as 10mm"},
+	{name: "device", usage: "device preset such as iphone_15 (GET /v1/devices lists them)"},
+	{name: "disable-animations", usage: "CSS animations and transitions jump to their end", bool: true},
+	{name: "block-ads", usage: "block ads (filter lists)", bool: true},
+	{name: "block-trackers", usage: "block trackers (filter lists)", bool: true},
+	{name: "block-chats", usage: "block chat widgets (filter lists)", bool: true},
+	{name: "block-cookie-banners", usage: "reject consent and hide cookie banners", bool: true},
 }
 
 // aliases are short flags the SPEC names for common options.

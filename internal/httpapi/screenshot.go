@@ -112,13 +112,15 @@ func (s *Server) readOptions(r *http.Request) (pageshot.RawOptions, error) {
 
 // captureJSON is the answer of response_type json.
 type captureJSON struct {
-	URL                string     `json:"url,omitempty"`
-	Format             string     `json:"format"`
-	Width              int        `json:"width"`
-	Height             int        `json:"height"`
-	Bytes              int        `json:"bytes"`
-	ReturnedStatusCode int        `json:"returned_status_code"`
-	Cache              *cacheJSON `json:"cache,omitempty"`
+	URL                string         `json:"url,omitempty"`
+	Format             string         `json:"format"`
+	Width              int            `json:"width"`
+	Height             int            `json:"height"`
+	Bytes              int            `json:"bytes"`
+	ReturnedStatusCode int            `json:"returned_status_code"`
+	Truncated          bool           `json:"truncated"`
+	Cache              *cacheJSON     `json:"cache,omitempty"`
+	Metadata           map[string]any `json:"metadata,omitempty"`
 }
 
 type cacheJSON struct {
@@ -137,6 +139,9 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
 	h.Set("ETag", etag)
 	h.Set("X-Returned-Status-Code", strconv.Itoa(c.ReturnedStatusCode))
+	if c.Truncated {
+		h.Set("X-Truncated", "true")
+	}
 	h.Set("X-Cache", "MISS")
 	if res.Cached {
 		h.Set("X-Cache", "HIT")
@@ -162,9 +167,12 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 		h.Set("Content-Type", "application/json")
 		out := captureJSON{
 			URL: url, Format: string(c.Format), Width: c.Width, Height: c.Height, Bytes: len(c.Data),
-			ReturnedStatusCode: c.ReturnedStatusCode,
+			ReturnedStatusCode: c.ReturnedStatusCode, Truncated: c.Truncated,
 		}
-		if o.Cache {
+		if c.Metadata != nil {
+			out.Metadata = c.Metadata.Fields(o.Metadata)
+		}
+		if o.Cache && !res.ExpiresAt.IsZero() {
 			out.Cache = &cacheJSON{Hit: res.Cached, ExpiresAt: res.ExpiresAt.Unix()}
 		}
 		_ = json.NewEncoder(w).Encode(out)

@@ -129,6 +129,7 @@ func (s *Server) routes() []route {
 		{"POST /v1/screenshot", "screenshot", pageshot.ScopeScreenshot, s.screenshot},
 		{"GET /v1/screenshot", "screenshot", pageshot.ScopeScreenshot, s.screenshot},
 		{"GET /v1/usage", "usage", pageshot.ScopeUsage, s.usage},
+		{"GET /v1/devices", "devices", pageshot.ScopeScreenshot, s.devices},
 		{"POST /v1/jobs", "jobs", pageshot.ScopeJobs, s.submitJob},
 		{"GET /v1/jobs/{id}", "job", pageshot.ScopeJobs, s.getJob},
 		{"DELETE /v1/jobs/{id}", "job", pageshot.ScopeJobs, s.cancelJob},
@@ -142,6 +143,7 @@ func (s *Server) routes() []route {
 		{"GET /docs/options", "docs", "", s.optionDocs},
 		{"GET /docs/{page}", "docs", "", s.markdownDoc},
 		{"GET /docs", "docs", "", s.docsIndex},
+		{"GET /docs/devices", "docs", "", s.deviceDocs},
 		{"GET /{$}", "playground", "", s.playground},
 	}
 }

@@ -1,0 +1,109 @@
+package browser
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+
+	"github.com/pageshot/pageshot"
+)
+
+// setMetrics emulates the capture's screen: the viewport, a screen of the
+// same size (a headless browser otherwise reports 800×600, which pages and
+// bot checks read), the mobile mode and touch.
+func (r *renderer) setMetrics(ctx context.Context) error {
+	o := r.o
+	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
+		Width: int64(o.ViewportWidth), Height: int64(o.ViewportHeight), DeviceScaleFactor: o.DeviceScaleFactor,
+		Mobile:      o.Mobile,
+		ScreenWidth: int64(o.ViewportWidth), ScreenHeight: int64(o.ViewportHeight),
+	}); err != nil {
+		return fmt.Errorf("set viewport: %w", err)
+	}
+	if o.Touch {
+		// Touch emulation also turns the primary pointer into a coarse one
+		// without hover, as on a phone.
+		if _, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5}); err != nil {
+			return fmt.Errorf("emulate touch: %w", err)
+		}
+	}
+	return nil
+}
+
+// setUserAgent sets the user agent and the client hints that go with it on
+// every capture: the browser's own are those of a headless browser
+// ("HeadlessChrome" among navigator.userAgentData's brands and in the
+// Sec-CH-UA header), which many sites serve differently.
+func (r *renderer) setUserAgent(ctx context.Context) error {
+	o := r.o
+	ua := cmp.Or(o.UserAgent, r.t.inst.userAgent)
+	meta := clientHints(r.t.inst.userAgent, ua, o.Mobile)
+	params := emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: o.Locale, UserAgentMetadata: meta}
+	switch meta.Platform {
+	case "iOS":
+		params.Platform = "iPhone"
+		if strings.Contains(ua, "iPad") {
+			params.Platform = "iPad"
+		}
+	case "Android":
+		params.Platform = "Linux armv81"
+	case "Windows":
+		params.Platform = "Win32"
+	}
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, params); err != nil {
+		return fmt.Errorf("set user agent: %w", err)
+	}
+	return nil
+}
+
+var chromeVersionRE = regexp.MustCompile(`(?:Headless)?Chrome/((\d+)[\d.]*)`)
+
+// clientHints builds the user-agent client hints of a capture: the brands
+// of the running browser (never "HeadlessChrome"), the platform and model
+// told by ua, and the mobile flag.
+func clientHints(browserUA, ua string, mobile bool) *emulation.UserAgentMetadata {
+	full, major := "0.0.0.0", "0"
+	if m := chromeVersionRE.FindStringSubmatch(browserUA); m != nil {
+		full, major = m[1], m[2]
+	}
+	meta := &emulation.UserAgentMetadata{
+		Brands: []*emulation.UserAgentBrandVersion{
+			{Brand: "Chromium", Version: major},
+			{Brand: "Not_A Brand", Version: "24"},
+		},
+		FullVersionList: []*emulation.UserAgentBrandVersion{
+			{Brand: "Chromium", Version: full},
+			{Brand: "Not_A Brand", Version: "24.0.0.0"},
+		},
+		Platform:     "Linux",
+		Architecture: "x86",
+		Bitness:      "64",
+		Mobile:       mobile,
+	}
+	dev := pageshot.Device{UserAgent: ua}
+	switch dev.Platform() {
+	case "iOS":
+		meta.Platform, meta.Architecture, meta.Bitness = "iOS", "arm", "64"
+	case "Android":
+		meta.Platform, meta.Architecture, meta.Bitness = "Android", "arm", "64"
+		if m := androidVersionRE.FindStringSubmatch(ua); m != nil {
+			meta.PlatformVersion = m[1]
+		}
+		if m := androidModelRE.FindStringSubmatch(ua); m != nil {
+			meta.Model = m[1]
+		}
+	case "Windows":
+		meta.Platform, meta.PlatformVersion = "Windows", "10.0.0"
+	}
+	return meta
+}
+
+var (
+	androidVersionRE = regexp.MustCompile(`Android ([\d.]+)`)
+	androidModelRE   = regexp.MustCompile(`Android [\d.]+; ([^;)]+)\)`)
+)
