@@ -15,9 +15,13 @@ require (
 )
 
 require (
+	github.com/go-redis/redis_rate/v10 v10.0.1
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0
 	github.com/yuin/goldmark v1.8.7
 )
+
+require go.uber.org/atomic v1.12.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect
