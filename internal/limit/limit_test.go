@@ -119,3 +119,30 @@ func BenchmarkConcurrencyAcquire(b *testing.B) {
 		release()
 	}
 }
+
+func BenchmarkRateAllowParallel(b *testing.B) {
+	ctx := context.Background()
+	r := NewRate(nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Allow(ctx, "key_abcdefghijklmnop", 1<<30)
+		}
+	})
+}
+
+func BenchmarkConcurrencyAcquireParallel(b *testing.B) {
+	ctx := context.Background()
+	c := NewConcurrency()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			release, ok, _ := c.Acquire(ctx, "key_abcdefghijklmnop", 1<<20)
+			if !ok {
+				b.Error("refused")
+				return
+			}
+			release()
+		}
+	})
+}
