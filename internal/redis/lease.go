@@ -17,8 +17,11 @@ import (
 
 // acquireScript drops the expired leases of KEYS[1], then adds lease
 // ARGV[3] expiring ARGV[2] ms from now when fewer than ARGV[1] remain.
-// Returns 1 when taken, 0 when the bucket is full.
+// Returns 1 when taken, 0 when the bucket is full. (replicate_commands lets
+// a script write after reading TIME on Redis before 5; later it is the
+// default.)
 var acquireScript = goredis.NewScript(`
+redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -35,6 +38,7 @@ return 1
 // from now. A lease that expired is not revived (its slot may have been
 // taken since): it is dropped and 0 returned.
 var renewScript = goredis.NewScript(`
+redis.replicate_commands()
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local s = redis.call('ZSCORE', KEYS[1], ARGV[2])

@@ -3,6 +3,9 @@ package redis_test
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +70,9 @@ func wantUnavailable(t *testing.T, what string, err error, retryAfter time.Durat
 func TestRedisStopped(t *testing.T) {
 	srv := redistest.StartServer(t)
 	const retryAfter = 3 * time.Second
-	l := open(t, srv.URL(), redis.Config{RetryAfter: retryAfter, Lease: 3 * time.Second})
+	logs := &syncBuffer{}
+	l := open(t, srv.URL(), redis.Config{RetryAfter: retryAfter, Lease: 3 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx := t.Context()
 
 	if err := l.Ping(ctx); err != nil {
@@ -80,6 +85,11 @@ func TestRedisStopped(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Acquire with Redis up: %v, %v", ok, err)
 	}
+	kept, ok, err := l.Acquire(ctx, "key:a", 2)
+	if err != nil || !ok {
+		t.Fatalf("Acquire with Redis up: %v, %v", ok, err)
+	}
+	defer kept()
 
 	srv.Stop()
 	for i := range 3 {
@@ -112,6 +122,9 @@ func TestRedisStopped(t *testing.T) {
 		t.Errorf("an unlimited concurrency while Redis is down: %v, %v", ok, err)
 	}
 
+	// The lease still held keeps trying to renew, and says so.
+	logs.waitFor(t, "renew concurrency lease")
+
 	srv.Start()
 	deadline := time.Now().Add(30 * time.Second)
 	for l.Ping(ctx) != nil {
@@ -137,6 +150,39 @@ func TestRedisStopped(t *testing.T) {
 	}
 	for _, r := range releases {
 		r()
+	}
+	// The restarted server lost the lease held through the outage: its
+	// holder finds out at its next renewal and says so.
+	logs.waitFor(t, "concurrency lease lost")
+}
+
+// syncBuffer collects log output written from several goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// waitFor polls until the output holds text, or fails t after a minute.
+func (s *syncBuffer) waitFor(t *testing.T, text string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		s.mu.Lock()
+		out := s.b.String()
+		s.mu.Unlock()
+		if strings.Contains(out, text) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no log line %q within a minute; logs:\n%s", text, out)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval
 	}
 }
 
