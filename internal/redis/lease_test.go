@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"slices"
@@ -51,7 +52,10 @@ func holdLeases() int {
 		}
 	}
 	fmt.Println("held")
-	select {}
+	// Until killed; or, should the test die first, until its end of
+	// stdin closes.
+	_, _ = io.Copy(io.Discard, os.Stdin)
+	return 0
 }
 
 // redisNow returns Redis's clock in milliseconds, the clock of the leases.
@@ -94,6 +98,11 @@ func TestLeaseExpiry(t *testing.T) {
 	holder := exec.Command(os.Args[0], "-test.run=^$")
 	holder.Env = append(os.Environ(), fmt.Sprintf("%s=%s %s key:k %d %s", holderEnv, url, prefix, max, lease))
 	holder.Stderr = os.Stderr
+	stdin, err := holder.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
 	out, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -33,14 +33,16 @@ var ErrUnavailable = errors.New("redis unavailable")
 
 // Config configures a Limiter. The zero value takes every default.
 type Config struct {
-	// Prefix starts the name of every key the limiter writes (rate buckets
-	// are "rate:" + Prefix + bucket, as redis_rate names them). Nodes that
-	// share limits must use the same prefix. Defaults to "pageshot:".
+	// Prefix starts the name of every key the limiter writes: a bucket's
+	// leases are Prefix + "conc:" + bucket, its rate state "rate:" +
+	// Prefix + bucket + "/" + the rate (redis_rate puts "rate:" first).
+	// Nodes that share limits must use the same prefix. Defaults to
+	// "pageshot:".
 	Prefix string
 	// Lease is how long a concurrency slot stays taken after its holder's
 	// last renewal: the time within which the slots of a node that died
 	// free themselves. Holders renew every third of it. Defaults to 10
-	// seconds.
+	// seconds; values under MinLease are raised to it.
 	Lease time.Duration
 	// RetryAfter is the Retry-After of the service_unavailable error
 	// returned while Redis cannot be reached. Defaults to 5 seconds.
@@ -55,6 +57,9 @@ const (
 	DefaultPrefix     = "pageshot:"
 	DefaultLease      = 10 * time.Second
 	DefaultRetryAfter = 5 * time.Second
+	// MinLease is the shortest lease: renewals every third of it must
+	// still have time for a round trip.
+	MinLease = 100 * time.Millisecond
 )
 
 // Limiter is a pageshot.RateLimiter and pageshot.ConcurrencyLimiter on
@@ -82,6 +87,7 @@ func New(rdb goredis.UniversalClient, cfg Config) *Limiter {
 	if cfg.Lease <= 0 {
 		cfg.Lease = DefaultLease
 	}
+	cfg.Lease = max(cfg.Lease, MinLease)
 	if cfg.RetryAfter <= 0 {
 		cfg.RetryAfter = DefaultRetryAfter
 	}

@@ -78,6 +78,7 @@ func Client(t testing.TB, rawURL string) *goredis.Client {
 type Server struct {
 	t    testing.TB
 	port int
+	dir  string // working directory; nothing is saved there
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -96,7 +97,7 @@ func StartServer(t testing.TB) *Server {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	s := &Server{t: t, port: port}
+	s := &Server{t: t, port: port, dir: t.TempDir()}
 	s.Start()
 	t.Cleanup(s.Stop)
 	return s
@@ -115,6 +116,7 @@ func (s *Server) Start() {
 	cmd := exec.Command("redis-server",
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning")
+	cmd.Dir = s.dir
 	out := &strings.Builder{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
