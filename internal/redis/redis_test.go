@@ -201,6 +201,9 @@ func TestOpen(t *testing.T) {
 	if cfg.Prefix != redis.DefaultPrefix || cfg.Lease != redis.DefaultLease || cfg.RetryAfter != redis.DefaultRetryAfter {
 		t.Errorf("defaults: %+v", cfg)
 	}
+	if got := open(t, "redis://127.0.0.1:1/0", redis.Config{Lease: time.Nanosecond}).Config().Lease; got != redis.MinLease {
+		t.Errorf("a lease of 1 ns became %v, want %v", got, redis.MinLease)
+	}
 	if err := l.Close(); err != nil {
 		t.Error(err)
 	}
