@@ -18,12 +18,16 @@ require (
 require (
 	github.com/AdguardTeam/golibs v0.34.1 // indirect
 	github.com/c2h5oh/datasize v0.0.0-20231215233829-aa82cc1e6500 // indirect
+	github.com/go-redis/redis_rate/v10 v10.0.1
 	github.com/miekg/dns v1.1.68 // indirect
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/riverqueue/river/riverdriver/riverpgxv5 v0.31.0
 	github.com/yuin/goldmark v1.8.7
 	golang.org/x/exp v0.0.0-20250819193227-8b4c13bb791b // indirect
 	golang.org/x/mod v0.42.0 // indirect
 )
+
+require go.uber.org/atomic v1.12.0 // indirect
 
 require (
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what pageshot needs to run and test on Debian/Ubuntu when it is
-# missing: Chromium (headless shell and full browser) and the Noto fonts
-# (Latin, CJK, colour emoji). Idempotent.
+# missing: Chromium (headless shell and full browser), the Noto fonts
+# (Latin, CJK, colour emoji) and redis-server (the Redis limiter's tests
+# start one of their own). Idempotent.
 set -euo pipefail
 
 need=()
@@ -15,10 +16,11 @@ has_font() { fc-list 2>/dev/null | grep "$1" >/dev/null; }
 has_font "Noto Sans CJK" || need+=(fonts-noto-cjk)
 has_font "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
 has_font "NotoSans-Regular" || need+=(fonts-noto-core)
+command -v redis-server >/dev/null || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then
-  echo "pageshot setup: please install ${need[*]} (Chromium and Noto fonts) with your package manager," >&2
+  echo "pageshot setup: please install ${need[*]} (Chromium, Noto fonts, redis-server) with your package manager," >&2
   echo "or set PAGESHOT_CHROME_PATH to a Chromium or Chrome executable." >&2
   exit 1
 fi

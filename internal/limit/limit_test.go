@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pageshot/pageshot/internal/limittest"
 )
 
 // clock is a manual clock.
@@ -96,4 +98,51 @@ func BenchmarkRateAllow(b *testing.B) {
 	for b.Loop() {
 		r.Allow(ctx, "key_abcdefghijklmnop", 1<<30)
 	}
+}
+
+func TestConformance(t *testing.T) {
+	limittest.Exercise(t, func(t *testing.T) limittest.Limiters {
+		clk := &clock{t: time.Unix(1_800_000_000, 0)}
+		return limittest.Limiters{Rate: NewRate(clk.now), Concurrency: NewConcurrency(), Wait: clk.add}
+	})
+}
+
+func BenchmarkConcurrencyAcquire(b *testing.B) {
+	ctx := context.Background()
+	c := NewConcurrency()
+	b.ReportAllocs()
+	for b.Loop() {
+		release, ok, _ := c.Acquire(ctx, "key_abcdefghijklmnop", 4)
+		if !ok {
+			b.Fatal("refused")
+		}
+		release()
+	}
+}
+
+func BenchmarkRateAllowParallel(b *testing.B) {
+	ctx := context.Background()
+	r := NewRate(nil)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			r.Allow(ctx, "key_abcdefghijklmnop", 1<<30)
+		}
+	})
+}
+
+func BenchmarkConcurrencyAcquireParallel(b *testing.B) {
+	ctx := context.Background()
+	c := NewConcurrency()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			release, ok, _ := c.Acquire(ctx, "key_abcdefghijklmnop", 1<<20)
+			if !ok {
+				b.Error("refused")
+				return
+			}
+			release()
+		}
+	})
 }
