@@ -52,6 +52,9 @@ type Config struct {
 	// PNGCompression trades speed for size: false encodes PNG about three
 	// times faster with about 45% more bytes. Defaults to false.
 	PNGCompression bool
+	// BrowserWatchdog is how long the browser may leave a cheap question
+	// unanswered before it is killed and restarted. Defaults to 5 s.
+	BrowserWatchdog time.Duration
 	// BrowserFlags are added to (or, with value false, removed from) the
 	// Chromium command line.
 	BrowserFlags map[string]any
@@ -169,6 +172,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		MaxPageBytes: cfg.MaxPageBytes,
 		MaxPixels:    cfg.MaxPixels,
 	}
+	bcfg.WatchdogInterval = cfg.BrowserWatchdog
 	if !cfg.DirectEgress {
 		e.proxy = egress.NewProxy(policy, cfg.Logger)
 		if err := e.proxy.Start(); err != nil {
@@ -310,7 +314,7 @@ func New(cfg Config) (*App, error) {
 		Gauges: func() httpapi.Gauges {
 			s, j := pool.Stats(), a.jobs.Stats()
 			return httpapi.Gauges{
-				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes,
+				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes, RestartsBy: s.RestartsBy,
 				ItemsSucceeded: j.ItemsSucceeded, ItemsFailed: j.ItemsFailed,
 				WebhooksDelivered: j.WebhooksDelivered, WebhookFailures: j.WebhookFailures,
 			}

@@ -114,7 +114,7 @@ func TestBrowserKilled(t *testing.T) {
 		t.Errorf("crashes = %d, want 1", got)
 	}
 	metrics := s.get(t, "/metrics")
-	mustContain(t, string(metrics.body), "pageshot_browser_restarts_total 1")
+	mustContain(t, string(metrics.body), `pageshot_browser_restarts_total{reason="crash"} 1`)
 
 	if err := s.app.Stop(); err != nil {
 		t.Fatal(err)

@@ -38,6 +38,7 @@ type instance struct {
 	inflight sync.WaitGroup
 	captures atomic.Int64
 	retired  sync.Once
+	hung     atomic.Bool // the watchdog found it frozen and killed it
 }
 
 // launch starts a browser and the goroutines that prepare its tabs.
@@ -106,6 +107,7 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 		inst.fillers.Add(1)
 		go inst.fill()
 	}
+	go inst.watch()
 	p.log.Info("browser started", "pid", inst.pid, "version", ver.Product)
 	return inst, nil
 }

@@ -45,6 +45,10 @@ type Config struct {
 	// ProxyServer, when set, is the egress proxy every request of the
 	// browser goes through, loopback included.
 	ProxyServer string
+	// WatchdogInterval is how often the browser is asked a cheap question
+	// (Browser.getVersion); a browser that leaves one unanswered for this
+	// long is killed and restarted. Defaults to 5 seconds.
+	WatchdogInterval time.Duration
 	// Flags are added to (or, with value false, removed from) the switches
 	// every browser is started with.
 	Flags map[string]any
@@ -58,7 +62,17 @@ type Stats struct {
 	Queued   int   // captures waiting for a slot
 	Restarts int64 // browser restarts since Start, crashes and recycling
 	Crashes  int64 // browser processes that died unexpectedly
+	Hangs    int64 // browsers the watchdog killed for not answering
+	// RestartsBy splits Restarts by reason: "crash", "hang", "recycle".
+	RestartsBy map[string]int64
 }
+
+// Restart reasons, as counted in Stats.RestartsBy.
+const (
+	ReasonCrash   = "crash"
+	ReasonHang    = "hang"
+	ReasonRecycle = "recycle"
+)
 
 // Pool renders captures in one warm Chromium. It is safe for concurrent use.
 type Pool struct {
@@ -69,6 +83,9 @@ type Pool struct {
 	queued   atomic.Int64
 	restarts atomic.Int64
 	crashes  atomic.Int64
+	hangs    atomic.Int64
+	// restartsBy counts restarts by reason.
+	restartsBy struct{ crash, hang, recycle atomic.Int64 }
 
 	mu       sync.Mutex
 	cur      *instance
@@ -102,6 +119,7 @@ func New(cfg Config) (*Pool, error) {
 	cfg.RecycleAfter = cmp.Or(cfg.RecycleAfter, 1000)
 	cfg.MaxPageBytes = cmp.Or(cfg.MaxPageBytes, 64<<20)
 	cfg.MaxPixels = cmp.Or(cfg.MaxPixels, 64_000_000)
+	cfg.WatchdogInterval = cmp.Or(cfg.WatchdogInterval, 5*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -166,14 +184,22 @@ func (p *Pool) Stats() Stats {
 		Queued:   int(p.queued.Load()),
 		Restarts: p.restarts.Load(),
 		Crashes:  p.crashes.Load(),
+		Hangs:    p.hangs.Load(),
+		RestartsBy: map[string]int64{
+			ReasonCrash:   p.restartsBy.crash.Load(),
+			ReasonHang:    p.restartsBy.hang.Load(),
+			ReasonRecycle: p.restartsBy.recycle.Load(),
+		},
 	}
 }
 
-// Ready reports whether a live browser is serving captures.
+// Ready reports whether a live browser is serving captures: false from
+// the moment a browser dies or its watchdog finds it frozen until its
+// replacement is up.
 func (p *Pool) Ready() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed && p.cur != nil && !p.cur.isLost()
+	return !p.closed && p.cur != nil && !p.cur.isLost() && !p.cur.hung.Load()
 }
 
 // PID returns the process id of the current browser, 0 when there is none.
@@ -233,12 +259,20 @@ func (p *Pool) supervise() {
 		inst := p.cur
 		p.mu.Unlock()
 		var old *instance
+		var reason *atomic.Int64
 		select {
 		case <-p.stop:
 			return
 		case <-inst.lost:
-			p.crashes.Add(1)
-			p.log.Warn("browser died; restarting", "pid", inst.pid)
+			if inst.hung.Load() {
+				p.hangs.Add(1)
+				reason = &p.restartsBy.hang
+				p.log.Warn("frozen browser killed; restarting", "pid", inst.pid)
+			} else {
+				p.crashes.Add(1)
+				reason = &p.restartsBy.crash
+				p.log.Warn("browser died; restarting", "pid", inst.pid)
+			}
 			p.mu.Lock()
 			p.curSet = make(chan struct{})
 			p.mu.Unlock()
@@ -247,6 +281,7 @@ func (p *Pool) supervise() {
 			if old != inst {
 				continue
 			}
+			reason = &p.restartsBy.recycle
 			p.log.Info("recycling browser", "pid", inst.pid, "captures", inst.captures.Load())
 		}
 		next := p.relaunch()
@@ -254,6 +289,7 @@ func (p *Pool) supervise() {
 			return
 		}
 		p.restarts.Add(1)
+		reason.Add(1)
 		p.setCurrent(next)
 		p.retiring.Add(1)
 		go func() {

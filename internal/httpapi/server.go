@@ -70,6 +70,9 @@ type Jobs interface {
 type Gauges struct {
 	InUse, Queued     int
 	Restarts, Crashes int64
+	// RestartsBy splits Restarts by reason (crash, hang, recycle); nil
+	// counts crashes and takes the rest as recycling.
+	RestartsBy map[string]int64
 	// Job counts since the process started.
 	ItemsSucceeded, ItemsFailed        int64
 	WebhooksDelivered, WebhookFailures int64
