@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/reaper"
 )
 
 // Build information, set by the linker (-X).
@@ -27,7 +28,14 @@ var (
 
 // Run runs the command line args (args[0] is the program name) and returns
 // the process exit code.
+//
+// As PID 1 (a container without an init) it also reaps orphaned processes,
+// which Chromium leaves each time its browser process ends.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if reaper.Needed() {
+		r := reaper.Start(reaper.Config{})
+		defer r.Stop()
+	}
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)
