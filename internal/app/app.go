@@ -410,12 +410,13 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 func (a *App) Pool() *browser.Pool { return a.pool.Pool }
 
 // Stop stops taking new requests, waits for those in flight (at most
-// ShutdownTimeout), then stops the browser. Safe to call twice.
+// ShutdownTimeout), then stops the browser. Safe to call twice. When the
+// timeout runs out first, the error is ErrDrainExpired (see stopEngine).
 func (a *App) Stop() error {
 	a.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
-		err := a.server.Shutdown(ctx)
+		err := drained(a.server.Shutdown(ctx))
 		if a.served != nil {
 			if serr := <-a.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 				err = errors.Join(err, serr)
@@ -431,7 +432,7 @@ func (a *App) Stop() error {
 		if a.served != nil {
 			jerr = a.jobs.Stop(ctx)
 		}
-		a.stopErr = errors.Join(err, jerr, a.pool.Stop(ctx), a.store.Close(), a.queue.Close())
+		a.stopErr = errors.Join(err, drained(jerr), a.stopEngine(ctx), a.store.Close(), a.queue.Close())
 	})
 	return a.stopErr
 }

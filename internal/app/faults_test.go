@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"errors"
 	"net/http"
 	"sync/atomic"
 	"syscall"
@@ -70,5 +71,36 @@ func TestFrozenBrowser(t *testing.T) {
 	}
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("the frozen browser %d still exists", pid)
+	}
+}
+
+// TestDrainExpired stops a server whose shutdown timeout is shorter than
+// the captures in flight: they answer 503 service_unavailable, retryable
+// with Retry-After (not connection_failed, which would blame the target),
+// and Stop says the drain did not complete.
+func TestDrainExpired(t *testing.T) {
+	tg := newTarget(t)
+	s := startServer(t, func(c *app.Config) { c.ShutdownTimeout = time.Second })
+	results := make(chan *response, 2)
+	for range 2 {
+		go func() { results <- s.post(t, map[string]any{"url": tg.URL + "/slow?d=30s", "timeout": 40}) }()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for tg.hitsOf("/slow?d=30s") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if tg.hitsOf("/slow?d=30s") < 2 {
+		t.Fatal("the captures did not reach the target")
+	}
+	err := s.app.Stop()
+	if !errors.Is(err, app.ErrDrainExpired) {
+		t.Errorf("Stop = %v, want ErrDrainExpired", err)
+	}
+	for range 2 {
+		r := <-results
+		p := wantProblem(t, r, 503, "service_unavailable")
+		if !*p.Retryable || p.RetryAfter < 1 || r.Header.Get("Retry-After") == "" {
+			t.Errorf("cut-off capture: %s, want retryable with Retry-After", r.body)
+		}
 	}
 }

@@ -39,6 +39,7 @@ type instance struct {
 	captures atomic.Int64
 	retired  sync.Once
 	hung     atomic.Bool // the watchdog found it frozen and killed it
+	killed   atomic.Bool // kill was called: its captures end because of us
 }
 
 // launch starts a browser and the goroutines that prepare its tabs.
@@ -190,6 +191,7 @@ func (inst *instance) retire(ctx context.Context) {
 
 // kill ends the browser process and waits for it to exit.
 func (inst *instance) kill() {
+	inst.killed.Store(true)
 	done := make(chan struct{})
 	go func() {
 		_ = chromedp.Cancel(inst.ctx)

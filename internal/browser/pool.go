@@ -359,7 +359,7 @@ func (p *Pool) Render(ctx context.Context, opts *pageshot.Options) (*pageshot.Ca
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, p.cutOff(inst, err)
 	}
 	c.Timing.Queue = queued
 	return c, nil

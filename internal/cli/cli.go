@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/app"
 	"github.com/pageshot/pageshot/internal/reaper"
 )
 
@@ -25,6 +26,11 @@ var (
 	Version = "dev"
 	Commit  = "unknown"
 )
+
+// ExitDrainExpired is the exit status of serve when its shutdown timeout
+// ran out before the requests in flight ended (they were answered
+// service_unavailable). A complete drain exits 0; other failures exit 1.
+const ExitDrainExpired = 3
 
 // Run runs the command line args (args[0] is the program name) and returns
 // the process exit code.
@@ -50,6 +56,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stderr, "pageshot: %v\n", err)
+		if errors.Is(err, app.ErrDrainExpired) {
+			return ExitDrainExpired
+		}
 		return 1
 	}
 	return 0

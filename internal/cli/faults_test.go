@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	_ "image/png"
 	"io"
@@ -185,5 +186,65 @@ func TestPID1ReapsOrphans(t *testing.T) {
 	}
 	if len(zombies) > 0 {
 		t.Errorf("<defunct> processes left under pageshot as PID 1: %+v", zombies)
+	}
+}
+
+// TestDrainExitStatus: SIGTERM with a capture in flight longer than
+// --shutdown-timeout answers it 503 service_unavailable and exits 3; the
+// exit status says that the drain did not complete.
+func TestDrainExitStatus(t *testing.T) {
+	bin := binary(t)
+	arrived := make(chan struct{}, 1)
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		select {
+		case <-time.After(time.Minute):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(target.Close)
+	p := startServe(t, bin, "--data-dir", filepath.Join(t.TempDir(), "data"), "--shutdown-timeout", "1s")
+	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
+	if key == nil {
+		t.Fatalf("no key printed: %s", p.stdout.String())
+	}
+	type answer struct {
+		status int
+		body   string
+		retry  string
+	}
+	answers := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/screenshot", strings.NewReader(`{"url":"`+target.URL+`","timeout":50}`))
+		req.Header.Set("Authorization", "Bearer "+key[1])
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answers <- answer{body: err.Error()}
+			return
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		answers <- answer{res.StatusCode, string(body), res.Header.Get("Retry-After")}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the capture did not reach the target")
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	exited := make(chan error, 1)
+	go func() { exited <- p.cmd.Wait() }()
+	a := <-answers
+	if a.status != 503 || !strings.Contains(a.body, `"service_unavailable"`) || a.retry == "" {
+		t.Errorf("capture cut by the shutdown: %d %s (Retry-After %q), want 503 service_unavailable with Retry-After", a.status, a.body, a.retry)
+	}
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 3 {
+			t.Errorf("exit: %v, want status 3", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not exit")
 	}
 }
