@@ -84,6 +84,10 @@ type Config struct {
 	// (page_too_large); zero takes the browser package's defaults.
 	MaxPageBytes int64
 	MaxPixels    int64
+	// RendererHeapLimit and MaxRendererMemory bound a page's JavaScript
+	// heap and its renderer's resident memory (page_too_large); zero takes
+	// the browser package's defaults (512 MiB, 1 GiB).
+	RendererHeapLimit, MaxRendererMemory int64
 
 	// Storage selects the blob store of stored and cached captures and job
 	// artifacts. An empty Storage.Dir defaults to DataDir/objects.
@@ -173,6 +177,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		MaxPixels:    cfg.MaxPixels,
 	}
 	bcfg.WatchdogInterval = cfg.BrowserWatchdog
+	bcfg.RendererHeapLimit, bcfg.MaxRendererMemory = cfg.RendererHeapLimit, cfg.MaxRendererMemory
 	if !cfg.DirectEgress {
 		e.proxy = egress.NewProxy(policy, cfg.Logger)
 		if err := e.proxy.Start(); err != nil {

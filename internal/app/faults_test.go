@@ -2,7 +2,14 @@ package app_test
 
 import (
 	"errors"
+	"image/color"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -20,6 +27,14 @@ func TestFrozenBrowser(t *testing.T) {
 	s := startServer(t, func(c *app.Config) { c.BrowserWatchdog = time.Second })
 	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
 	pid := s.app.Pool().PID()
+	// A browser that answers is left alone.
+	deadline := time.Now().Add(30 * time.Second)
+	for s.app.Pool().Stats().Probes < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := s.app.Pool().Stats(); st.Probes < 2 || st.Hangs != 0 || s.app.Pool().PID() != pid {
+		t.Fatalf("before the freeze: %+v, pid %d → %d; want probes answered and no hang", st, pid, s.app.Pool().PID())
+	}
 
 	// Watch /readyz from the freeze on.
 	var notReady atomic.Int64
@@ -46,7 +61,7 @@ func TestFrozenBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGKILL) })
-	deadline := time.Now().Add(30 * time.Second)
+	deadline = time.Now().Add(30 * time.Second)
 	for (s.app.Pool().PID() == pid || !s.app.Pool().Ready()) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -103,4 +118,98 @@ func TestDrainExpired(t *testing.T) {
 			t.Errorf("cut-off capture: %s, want retryable with Retry-After", r.body)
 		}
 	}
+}
+
+// rendererRSS returns the largest resident memory, in bytes, of the
+// renderer processes under the browser process root.
+func rendererRSS(root int) int64 {
+	var most int64
+	for _, pid := range descendants("chrom") {
+		if !isUnder(pid, root) {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if !strings.Contains(string(cmdline), "--type=renderer") {
+			continue
+		}
+		statm, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "statm"))
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(statm))
+		pages, _ := strconv.ParseInt(f[1], 10, 64)
+		most = max(most, pages*int64(os.Getpagesize()))
+	}
+	return most
+}
+
+// TestMemoryCap: a page that keeps allocating memory outside the
+// JavaScript heap (array buffers, which V8's heap limit does not count) is
+// ended when its renderer passes the cap, with page_too_large (not
+// retryable); a capture rendering beside it is unharmed, and no renderer
+// grows far past the cap.
+func TestMemoryCap(t *testing.T) {
+	const limit = 256 << 20
+	tg := newTarget(t)
+	bloat := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// 8 MiB every 20 ms, each byte touched so that it is resident.
+		io.WriteString(w, `<!doctype html><html><body><script>
+const keep = []; (function grow() { keep.push(new Uint8Array(8 << 20).fill(1)); setTimeout(grow, 20) })()
+</script></body></html>`)
+	}))
+	t.Cleanup(bloat.Close)
+	s := startServer(t, func(c *app.Config) { c.MaxRendererMemory = limit })
+	browserPID := s.app.Pool().PID()
+
+	var most atomic.Int64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if n := rendererRSS(browserPID); n > most.Load() {
+				most.Store(n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	big := make(chan *response, 1)
+	go func() {
+		big <- s.post(t, map[string]any{"url": bloat.URL, "wait_until": "load", "delay": 10000, "timeout": 30})
+	}()
+	// A capture beside it, started once the hungry page is growing.
+	deadline := time.Now().Add(20 * time.Second)
+	for most.Load() < 64<<20 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	img := wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+	if !near(img.At(150, 100), color.RGBA{0, 0, 255, 255}, 8) || !near(img.At(600, 20), color.RGBA{204, 0, 0, 255}, 8) {
+		t.Errorf("the capture beside the hungry page is not the test page")
+	}
+	r := <-big
+	close(stop)
+	<-sampled
+	p := wantProblem(t, r, 422, "page_too_large")
+	if *p.Retryable {
+		t.Error("page_too_large for memory is retryable")
+	}
+	mustContain(t, p.Detail, "memory")
+	if got := s.app.Pool().Stats().MemoryKills; got != 1 {
+		t.Errorf("memory kills = %d, want 1", got)
+	}
+	// The cap is checked every 100 ms; the page grows 40 MiB in that time.
+	if n := most.Load(); n > limit+128<<20 {
+		t.Errorf("a renderer reached %d MiB, cap %d MiB", n>>20, limit>>20)
+	} else {
+		t.Logf("largest renderer: %d MiB (cap %d MiB)", n>>20, limit>>20)
+	}
+	if s.app.Pool().PID() != browserPID {
+		t.Error("the browser was restarted; only the renderer should end")
+	}
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
 }

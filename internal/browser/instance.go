@@ -40,6 +40,7 @@ type instance struct {
 	retired  sync.Once
 	hung     atomic.Bool // the watchdog found it frozen and killed it
 	killed   atomic.Bool // kill was called: its captures end because of us
+	mem      *memoryWatch
 }
 
 // launch starts a browser and the goroutines that prepare its tabs.
@@ -47,6 +48,9 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 	merged := map[string]any{}
 	for k, v := range flags {
 		merged[k] = v
+	}
+	if p.cfg.RendererHeapLimit > 0 {
+		merged["js-flags"] = fmt.Sprintf("--max-old-space-size=%d", max(p.cfg.RendererHeapLimit>>20, 16))
 	}
 	if p.cfg.ProxyServer != "" {
 		merged["proxy-server"] = p.cfg.ProxyServer
@@ -56,7 +60,9 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 	for k, v := range p.cfg.Flags {
 		merged[k] = v
 	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.cfg.ExecPath)}
+	// The browser's output tells when a renderer ran out of memory.
+	mem := newMemoryWatch()
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.cfg.ExecPath), chromedp.CombinedOutput(mem)}
 	for k, v := range merged {
 		if v == false {
 			continue
@@ -90,6 +96,7 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 		lost:        c.Browser.LostConnection,
 		ready:       make(chan *tab, p.cfg.Concurrency),
 		quit:        make(chan struct{}),
+		mem:         mem,
 	}
 	if proc := c.Browser.Process(); proc != nil {
 		inst.pid = proc.Pid
@@ -109,6 +116,7 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 		go inst.fill()
 	}
 	go inst.watch()
+	inst.watchMemory()
 	p.log.Info("browser started", "pid", inst.pid, "version", ver.Product)
 	return inst, nil
 }

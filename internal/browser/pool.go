@@ -45,6 +45,14 @@ type Config struct {
 	// ProxyServer, when set, is the egress proxy every request of the
 	// browser goes through, loopback included.
 	ProxyServer string
+	// RendererHeapLimit is the JavaScript heap a page may fill (V8's
+	// --max-old-space-size); a page that passes it crashes its renderer
+	// and the capture answers page_too_large. Defaults to 512 MiB.
+	RendererHeapLimit int64
+	// MaxRendererMemory is the resident memory a renderer may reach; one
+	// that passes it is killed and its capture answers page_too_large.
+	// Negative turns the check off. Defaults to 1 GiB.
+	MaxRendererMemory int64
 	// WatchdogInterval is how often the browser is asked a cheap question
 	// (Browser.getVersion); a browser that leaves one unanswered for this
 	// long is killed and restarted. Defaults to 5 seconds.
@@ -63,6 +71,10 @@ type Stats struct {
 	Restarts int64 // browser restarts since Start, crashes and recycling
 	Crashes  int64 // browser processes that died unexpectedly
 	Hangs    int64 // browsers the watchdog killed for not answering
+	// Probes counts the watchdog's questions the browsers answered.
+	Probes int64
+	// MemoryKills counts renderers killed for passing MaxRendererMemory.
+	MemoryKills int64
 	// RestartsBy splits Restarts by reason: "crash", "hang", "recycle".
 	RestartsBy map[string]int64
 }
@@ -84,6 +96,8 @@ type Pool struct {
 	restarts atomic.Int64
 	crashes  atomic.Int64
 	hangs    atomic.Int64
+	memKills atomic.Int64
+	probes   atomic.Int64
 	// restartsBy counts restarts by reason.
 	restartsBy struct{ crash, hang, recycle atomic.Int64 }
 
@@ -120,6 +134,8 @@ func New(cfg Config) (*Pool, error) {
 	cfg.MaxPageBytes = cmp.Or(cfg.MaxPageBytes, 64<<20)
 	cfg.MaxPixels = cmp.Or(cfg.MaxPixels, 64_000_000)
 	cfg.WatchdogInterval = cmp.Or(cfg.WatchdogInterval, 5*time.Second)
+	cfg.RendererHeapLimit = cmp.Or(cfg.RendererHeapLimit, 512<<20)
+	cfg.MaxRendererMemory = cmp.Or(cfg.MaxRendererMemory, 1<<30)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -180,11 +196,13 @@ func (p *Pool) Stop(ctx context.Context) error {
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
 	return Stats{
-		InUse:    len(p.slots),
-		Queued:   int(p.queued.Load()),
-		Restarts: p.restarts.Load(),
-		Crashes:  p.crashes.Load(),
-		Hangs:    p.hangs.Load(),
+		InUse:       len(p.slots),
+		Queued:      int(p.queued.Load()),
+		Restarts:    p.restarts.Load(),
+		Crashes:     p.crashes.Load(),
+		Hangs:       p.hangs.Load(),
+		MemoryKills: p.memKills.Load(),
+		Probes:      p.probes.Load(),
 		RestartsBy: map[string]int64{
 			ReasonCrash:   p.restartsBy.crash.Load(),
 			ReasonHang:    p.restartsBy.hang.Load(),
@@ -359,7 +377,7 @@ func (p *Pool) Render(ctx context.Context, opts *pageshot.Options) (*pageshot.Ca
 		}
 	}
 	if err != nil {
-		return nil, p.cutOff(inst, err)
+		return nil, p.cutOff(inst, p.outOfMemory(t, err))
 	}
 	c.Timing.Queue = queued
 	return c, nil

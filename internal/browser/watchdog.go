@@ -89,8 +89,20 @@ func (inst *instance) watch() {
 }
 
 // probe is the watchdog's question: cheap, answered by the browser process
-// itself, not by a renderer that a page may keep busy.
+// itself, not by a renderer that a page may keep busy. It returns ctx's
+// error when ctx ends first.
 func (inst *instance) probe(ctx context.Context) error {
-	_, err := chromedp.CallBrowser(ctx, browser.GetVersion, cdp.Empty{})
+	// Browser calls need the browser's chromedp context.
+	cctx, cancel := context.WithCancel(inst.ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+	_, err := chromedp.CallBrowser(cctx, browser.GetVersion, cdp.Empty{})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if err == nil {
+		inst.pool.probes.Add(1)
+	}
 	return err
 }

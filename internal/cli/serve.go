@@ -169,6 +169,8 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.BoolVar(&cfg.DirectEgress, "direct-egress", false, "let the browser reach the network without the egress proxy (for measuring; unsafe)")
 	fs.Int64Var(&cfg.MaxPageBytes, "max-page-bytes", 64<<20, "bytes a captured page may download before page_too_large")
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
+	fs.Int64Var(&cfg.RendererHeapLimit, "max-renderer-heap", 512<<20, "bytes of JavaScript heap a page may fill before page_too_large")
+	fs.Int64Var(&cfg.MaxRendererMemory, "max-renderer-memory", 1<<30, "bytes of resident memory a page's renderer may take before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
 	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 60*time.Second, "largest timeout a request may ask for when its plan sets none")
 	fs.IntVar(&cfg.IPRatePerMinute, "ip-rate-per-minute", 60, "requests a minute per client address without a valid API key")
