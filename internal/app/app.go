@@ -109,6 +109,11 @@ type Config struct {
 	// kept. Defaults to 30 days.
 	JobRetention time.Duration
 
+	// MinFreeDisk is the room kept on the data directory's disk: below it
+	// the node is not ready and the filesystem blob store refuses writes,
+	// keeping the rest for the usage ledger. Defaults to 64 MiB.
+	MinFreeDisk int64
+
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
 	ShutdownTimeout time.Duration
@@ -132,6 +137,8 @@ func (c *Config) setDefaults() {
 	c.CacheSweep = cmp.Or(c.CacheSweep, time.Minute)
 	c.JobRetention = cmp.Or(c.JobRetention, 30*24*time.Hour)
 	c.Storage.Dir = cmp.Or(c.Storage.Dir, filepath.Join(c.DataDir, "objects"))
+	c.MinFreeDisk = cmp.Or(c.MinFreeDisk, 64<<20)
+	c.Storage.MinFree = cmp.Or(c.Storage.MinFree, c.MinFreeDisk)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -320,6 +327,7 @@ func New(cfg Config) (*App, error) {
 			s, j := pool.Stats(), a.jobs.Stats()
 			return httpapi.Gauges{
 				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes, RestartsBy: s.RestartsBy,
+				DataDiskFree: a.diskFree(), DataDiskLow: a.diskLow(),
 				ItemsSucceeded: j.ItemsSucceeded, ItemsFailed: j.ItemsFailed,
 				WebhooksDelivered: j.WebhooksDelivered, WebhookFailures: j.WebhookFailures,
 			}
@@ -345,11 +353,12 @@ func maxTimeout(cfg Config) time.Duration {
 	return d
 }
 
-// ready reports whether the browser is up and the store answers.
+// ready reports whether the browser is up, the store answers and the data
+// disk has room.
 func (a *App) ready() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return a.pool.Ready() && a.store.Ping(ctx) == nil
+	return a.pool.Ready() && a.store.Ping(ctx) == nil && !a.diskLow()
 }
 
 // Start creates the first API key when the store has none, starts the

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -211,5 +212,117 @@ const keep = []; (function grow() { keep.push(new Uint8Array(8 << 20).fill(1)); 
 	if s.app.Pool().PID() != browserPID {
 		t.Error("the browser was restarted; only the renderer should end")
 	}
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+}
+
+// fill writes zeros to path until the disk has at most leave bytes free
+// (leave 0: until the disk is full).
+func fill(t *testing.T, path string, leave int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	chunk := make([]byte, 64<<10)
+	for {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(filepath.Dir(path), &st); err != nil {
+			t.Fatal(err)
+		}
+		free := int64(st.Bavail) * int64(st.Bsize)
+		if free <= leave {
+			return
+		}
+		n := min(int64(len(chunk)), free-leave)
+		if _, err := f.Write(chunk[:n]); err != nil {
+			if errors.Is(err, syscall.ENOSPC) {
+				return
+			}
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestDiskFull puts the data directory on a tiny tmpfs and fills it: first
+// below --min-free-disk (not ready, stored captures refused with
+// storage_error, plain captures still served), then to the last byte
+// (captures answer 503 service_unavailable with Retry-After); never a 500.
+// Freeing the space brings everything back.
+func TestDiskFull(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs for the data dir (needs root): %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	tg := newTarget(t)
+	const keep = 4 << 20
+	s := startServer(t, func(c *app.Config) {
+		c.DataDir = filepath.Join(dir, "data")
+		c.MinFreeDisk = keep
+	})
+	ready := func() int {
+		res, err := http.Get(s.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	never500 := func(r *response) {
+		t.Helper()
+		if r.StatusCode >= 500 && r.StatusCode != 502 && r.StatusCode != 503 {
+			t.Fatalf("answer %d: %s", r.StatusCode, r.body)
+		}
+		if r.StatusCode == 500 {
+			t.Fatalf("internal error: %s", r.body)
+		}
+	}
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL, "store": true}), "image/png")
+	if ready() != 200 {
+		t.Fatal("not ready before the disk filled")
+	}
+
+	// Under the kept minimum: stored captures fail first, plain ones go on.
+	fill(t, filepath.Join(dir, "filler-1"), keep/2)
+	if got := ready(); got != 503 {
+		t.Errorf("/readyz = %d with the disk nearly full, want 503", got)
+	}
+	mustContain(t, string(s.get(t, "/metrics").body), "pageshot_data_disk_low 1")
+	r := s.post(t, map[string]any{"url": tg.URL, "store": true})
+	never500(r)
+	p := wantProblem(t, r, 502, "storage_error")
+	if !*p.Retryable {
+		t.Error("storage_error is not retryable")
+	}
+	img := wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+	if !near(img.At(150, 100), color.RGBA{0, 0, 255, 255}, 8) {
+		t.Error("the capture on a nearly full disk is not the page")
+	}
+
+	// Full: the ledger cannot be written; the answer says so and when to
+	// come back.
+	fill(t, filepath.Join(dir, "filler-2"), 0)
+	for _, opts := range []map[string]any{{"url": tg.URL}, {"url": tg.URL, "store": true}} {
+		r := s.post(t, opts)
+		never500(r)
+		p := wantProblem(t, r, 503, "service_unavailable")
+		if p.RetryAfter < 1 || r.Header.Get("Retry-After") == "" || !*p.Retryable {
+			t.Errorf("full disk: %s, want Retry-After", r.body)
+		}
+		mustContain(t, p.Detail, "disk is full")
+	}
+	if got := ready(); got != 503 {
+		t.Errorf("/readyz = %d with the disk full, want 503", got)
+	}
+
+	// Room again: everything works, with no restart.
+	os.Remove(filepath.Join(dir, "filler-1"))
+	os.Remove(filepath.Join(dir, "filler-2"))
+	if got := ready(); got != 200 {
+		t.Errorf("/readyz = %d after freeing space, want 200", got)
+	}
+	mustContain(t, string(s.get(t, "/metrics").body), "pageshot_data_disk_low 0")
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL, "store": true}), "image/png")
 	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
 }

@@ -165,6 +165,7 @@ func newServe(stdout, stderr io.Writer) *cobra.Command {
 	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", 30*time.Second, "longest wait for a browser slot before service_unavailable")
 	fs.IntVar(&cfg.RecycleAfter, "recycle-after", 1000, "restart the browser after this many captures")
 	fs.DurationVar(&cfg.BrowserWatchdog, "browser-watchdog", 5*time.Second, "restart a browser that leaves a cheap question unanswered this long")
+	fs.Int64Var(&cfg.MinFreeDisk, "min-free-disk", 64<<20, "bytes kept free on the data dir's disk: below it the node is not ready and stored captures are refused")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 60*time.Second, "longest drain of in-flight requests on SIGINT/SIGTERM")
 	fs.BoolVar(&cfg.DirectEgress, "direct-egress", false, "let the browser reach the network without the egress proxy (for measuring; unsafe)")
 	fs.Int64Var(&cfg.MaxPageBytes, "max-page-bytes", 64<<20, "bytes a captured page may download before page_too_large")

@@ -37,6 +37,15 @@ func newMetrics(gauges func() Gauges) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_pool_in_use", Help: "Browser slots rendering a capture now."},
 			func() float64 { return float64(gauges().InUse) }),
 		restartsCollector{gauges},
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_data_disk_free_bytes", Help: "Bytes left on the data directory's disk (-1: unknown)."},
+			func() float64 { return float64(gauges().DataDiskFree) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_data_disk_low", Help: "1 while the data directory's disk has less than --min-free-disk left: not ready, stored captures refused."},
+			func() float64 {
+				if gauges().DataDiskLow {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_browser_crashes_total", Help: "Browser processes that died unexpectedly."},
 			func() float64 { return float64(gauges().Crashes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_job_items_succeeded_total", Help: "Job items that ended with a capture."},

@@ -73,6 +73,10 @@ type Gauges struct {
 	// RestartsBy splits Restarts by reason (crash, hang, recycle); nil
 	// counts crashes and takes the rest as recycling.
 	RestartsBy map[string]int64
+	// DataDiskFree is the room left on the data directory's disk (-1:
+	// unknown); DataDiskLow tells that it is under the kept minimum.
+	DataDiskFree int64
+	DataDiskLow  bool
 	// Job counts since the process started.
 	ItemsSucceeded, ItemsFailed        int64
 	WebhooksDelivered, WebhookFailures int64
