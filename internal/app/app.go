@@ -55,6 +55,9 @@ type Config struct {
 	// BrowserWatchdog is how long the browser may leave a cheap question
 	// unanswered before it is killed and restarted. Defaults to 5 s.
 	BrowserWatchdog time.Duration
+	// ChromeUser is the account Chromium runs as when pageshot runs as
+	// root, so that its sandbox can run. Defaults to pageshot-chrome.
+	ChromeUser string
 	// BrowserFlags are added to (or, with value false, removed from) the
 	// Chromium command line.
 	BrowserFlags map[string]any
@@ -183,7 +186,7 @@ func NewEngine(cfg Config) (*Engine, error) {
 		MaxPageBytes: cfg.MaxPageBytes,
 		MaxPixels:    cfg.MaxPixels,
 	}
-	bcfg.WatchdogInterval = cfg.BrowserWatchdog
+	bcfg.WatchdogInterval, bcfg.User = cfg.BrowserWatchdog, cfg.ChromeUser
 	bcfg.RendererHeapLimit, bcfg.MaxRendererMemory = cfg.RendererHeapLimit, cfg.MaxRendererMemory
 	if !cfg.DirectEgress {
 		e.proxy = egress.NewProxy(policy, cfg.Logger)
@@ -323,6 +326,7 @@ func New(cfg Config) (*App, error) {
 		Blobs:    blobs,
 		BaseURL:  cfg.PublicURL,
 		Ready:    a.ready,
+		Details:  a.readyDetails,
 		Gauges: func() httpapi.Gauges {
 			s, j := pool.Stats(), a.jobs.Stats()
 			return httpapi.Gauges{

@@ -24,3 +24,9 @@ func (a *App) diskLow() bool {
 	free := a.diskFree()
 	return free >= 0 && free < a.cfg.MinFreeDisk
 }
+
+// readyDetails are the members /readyz adds to its answer: how the browser
+// is contained ("on (user pageshot-chrome)", or "off (…): why").
+func (a *App) readyDetails() map[string]string {
+	return map[string]string{"browser_sandbox": a.pool.Sandbox().String()}
+}

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"errors"
 	"image/color"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -325,4 +327,106 @@ func TestDiskFull(t *testing.T) {
 	mustContain(t, string(s.get(t, "/metrics").body), "pageshot_data_disk_low 0")
 	wantImage(t, s.post(t, map[string]any{"url": tg.URL, "store": true}), "image/png")
 	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+}
+
+// statusField returns a field of /proc/PID/status, "" when unreadable.
+func statusField(pid int, name string) string {
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+":"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestSandbox: pageshot started as root runs Chromium as the unprivileged
+// browser user, every Chromium process runs as that user, and the
+// renderers run in Chromium's sandbox (their own user namespace, under a
+// seccomp filter); /readyz says so.
+func TestSandbox(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the sandbox test starts pageshot as root; run it as root")
+	}
+	u, err := user.Lookup("pageshot-chrome")
+	if err != nil {
+		t.Skip("no user pageshot-chrome: run scripts/setup.sh as root")
+	}
+	tg := newTarget(t)
+	s := startServer(t, nil)
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+	if sb := s.app.Pool().Sandbox(); !sb.On || sb.User != "pageshot-chrome" {
+		t.Fatalf("sandbox %+v, want on as pageshot-chrome", sb)
+	}
+	// Keep a page open while looking, so that a renderer exists.
+	busy := make(chan *response, 1)
+	go func() { busy <- s.post(t, map[string]any{"url": tg.URL + "/slow?d=3s"}) }()
+	root := s.app.Pool().PID()
+	self, _ := os.Readlink("/proc/self/ns/user")
+	var procs, renderers int
+	deadline := time.Now().Add(20 * time.Second)
+	for renderers == 0 && time.Now().Before(deadline) {
+		procs, renderers = 0, 0
+		for _, pid := range descendants("chrom") {
+			if !isUnder(pid, root) {
+				continue
+			}
+			uids := strings.Fields(statusField(pid, "Uid"))
+			if len(uids) == 0 {
+				continue // gone meanwhile
+			}
+			procs++
+			for _, id := range uids {
+				if id != u.Uid {
+					t.Errorf("Chromium process %d runs with uids %v, want all %s", pid, uids, u.Uid)
+					break
+				}
+			}
+			cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+			if !strings.Contains(string(cmdline), "--type=renderer") {
+				continue
+			}
+			renderers++
+			if got := statusField(pid, "Seccomp"); got != "2" {
+				t.Errorf("renderer %d: Seccomp %q, want 2 (a filter)", pid, got)
+			}
+			if ns, _ := os.Readlink(filepath.Join("/proc", strconv.Itoa(pid), "ns/user")); ns == "" || ns == self {
+				t.Errorf("renderer %d shares the server's user namespace (%s)", pid, ns)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if renderers == 0 {
+		t.Fatalf("no renderer found among %d Chromium processes", procs)
+	}
+	t.Logf("%d Chromium processes as %s, %d sandboxed renderers", procs, u.Username, renderers)
+	wantImage(t, <-busy, "image/png")
+	var ready struct {
+		Status  string `json:"status"`
+		Sandbox string `json:"browser_sandbox"`
+	}
+	if err := json.Unmarshal(s.get(t, "/readyz").body, &ready); err != nil || ready.Sandbox != "on (user pageshot-chrome)" {
+		t.Errorf("/readyz: %+v %v, want browser_sandbox on", ready, err)
+	}
+}
+
+// TestSandboxOffSaysSo: when the sandbox cannot run (here: started as
+// root with a browser user that does not exist), captures still work and
+// /readyz says that the sandbox is off, and why.
+func TestSandboxOffSaysSo(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	tg := newTarget(t)
+	s := startServer(t, func(c *app.Config) { c.ChromeUser = "no-such-user-pageshot" })
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+	var ready map[string]string
+	if err := json.Unmarshal(s.get(t, "/readyz").body, &ready); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, ready["browser_sandbox"], "off (user root)")
+	mustContain(t, ready["browser_sandbox"], `"no-such-user-pageshot" does not exist`)
 }

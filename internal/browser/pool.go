@@ -53,6 +53,11 @@ type Config struct {
 	// that passes it is killed and its capture answers page_too_large.
 	// Negative turns the check off. Defaults to 1 GiB.
 	MaxRendererMemory int64
+	// User is the account Chromium runs as when this process runs as
+	// root, so that Chromium's sandbox can run and a renderer exploit
+	// does not hold root. Defaults to DefaultUser; when it does not exist
+	// the browser runs as root without its sandbox, and Sandbox says so.
+	User string
 	// WatchdogInterval is how often the browser is asked a cheap question
 	// (Browser.getVersion); a browser that leaves one unanswered for this
 	// long is killed and restarted. Defaults to 5 seconds.
@@ -134,6 +139,7 @@ func New(cfg Config) (*Pool, error) {
 	cfg.MaxPageBytes = cmp.Or(cfg.MaxPageBytes, 64<<20)
 	cfg.MaxPixels = cmp.Or(cfg.MaxPixels, 64_000_000)
 	cfg.WatchdogInterval = cmp.Or(cfg.WatchdogInterval, 5*time.Second)
+	cfg.User = cmp.Or(cfg.User, DefaultUser)
 	cfg.RendererHeapLimit = cmp.Or(cfg.RendererHeapLimit, 512<<20)
 	cfg.MaxRendererMemory = cmp.Or(cfg.MaxRendererMemory, 1<<30)
 	if cfg.Logger == nil {

@@ -22,6 +22,7 @@ import (
 type engineFlags struct {
 	config         string
 	chromePath     string
+	chromeUser     string
 	egressAllow    []string
 	pngCompression bool
 	logLevel       string
@@ -29,6 +30,7 @@ type engineFlags struct {
 
 func (e *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&e.config, "config", "", "YAML config file (plans, egress rules)")
+	fs.StringVar(&e.chromeUser, "chrome-user", "pageshot-chrome", "the account Chromium runs as when pageshot runs as root, so that its sandbox can run")
 	fs.StringVar(&e.chromePath, "chrome-path", "", "Chromium executable (default: chromium, chromium-browser or google-chrome on PATH)")
 	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
 	fs.BoolVar(&e.pngCompression, "png-compression", false, "compress PNG for size (slower encoding, about 30% fewer bytes)")
@@ -120,6 +122,7 @@ func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Write
 	}
 	cfg.Logger = log
 	cfg.ChromePath = e.chromePath
+	cfg.ChromeUser = e.chromeUser
 	cfg.PNGCompression = e.pngCompression
 	cfg.EgressAllow = e.egressAllow
 	if !cmd.Flags().Changed("egress-allow") && len(e.egressAllow) == 0 {

@@ -37,6 +37,9 @@ type Config struct {
 	// Ready reports whether the server can take captures (browser up,
 	// stores reachable). Nil means always ready.
 	Ready func() bool
+	// Details, when set, adds members to the /readyz answer (such as
+	// whether the browser's sandbox is on).
+	Details func() map[string]string
 	// Gauges reads the render pool's state for /metrics. Nil reports zeros.
 	Gauges func() Gauges
 	// OpenAPI is the API description served at /openapi.json, as JSON.
