@@ -1,10 +1,12 @@
 package app_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"image/color"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,12 +15,14 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/browser"
 )
 
 // TestFrozenBrowser stops Chromium with SIGSTOP: the watchdog notices
@@ -429,4 +433,63 @@ func TestSandboxOffSaysSo(t *testing.T) {
 	}
 	mustContain(t, ready["browser_sandbox"], "off (user root)")
 	mustContain(t, ready["browser_sandbox"], `"no-such-user-pageshot" does not exist`)
+}
+
+// TestSandboxRefused: when Chromium cannot start its sandbox (as on a
+// kernel that refuses unprivileged user namespaces, emulated here by a
+// launcher that fails like Chromium does unless given --no-sandbox), the
+// browser starts without it, captures work, and the log and /readyz say
+// that the sandbox is off and why.
+func TestSandboxRefused(t *testing.T) {
+	chrome, err := browser.FindChrome()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	for _, d := range []string{filepath.Dir(dir), dir} { // the browser user runs it
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	launcher := filepath.Join(dir, "chromium")
+	script := "#!/bin/sh\ncase \" $* \" in *\" --no-sandbox \"*) exec " + chrome + " \"$@\";; esac\n" +
+		"echo 'No usable sandbox! (emulated: the kernel refuses user namespaces)' >&2\nexit 1\n"
+	if err := os.WriteFile(launcher, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	tg := newTarget(t)
+	s := startServer(t, func(c *app.Config) {
+		c.ChromePath = launcher
+		c.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
+	var ready map[string]string
+	if err := json.Unmarshal(s.get(t, "/readyz").body, &ready); err != nil {
+		t.Fatal(err)
+	}
+	mustContain(t, ready["browser_sandbox"], "off (user ")
+	mustContain(t, ready["browser_sandbox"], "did not start with its sandbox")
+	mustContain(t, logs.String(), "the browser runs WITHOUT its sandbox")
+	if sb := s.app.Pool().Sandbox(); sb.On {
+		t.Errorf("sandbox %+v reported on", sb)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }
