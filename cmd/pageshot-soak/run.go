@@ -273,6 +273,7 @@ func run(ctx context.Context, c config) error {
 	}
 	fmt.Printf("%8s  %s\n", "end", end)
 	fmt.Printf("answers: %d (%s)\n", t.total.Load(), t)
+	fmt.Printf("browser restarts: %s\n", restarts(s.base))
 
 	var problems []string
 	if len(t.errors) > 0 {
@@ -323,4 +324,23 @@ func settle(s *server) {
 	// Idle connections and tabs being disposed of settle within a moment.
 	http.DefaultClient.CloseIdleConnections()
 	time.Sleep(2 * time.Second)
+}
+
+// restarts reads the browser restarts by reason from the metrics.
+func restarts(base string) string {
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		return err.Error()
+	}
+	defer res.Body.Close()
+	var out []string
+	sc := bufio.NewScanner(res.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "pageshot_browser_restarts_total{reason="); ok {
+			out = append(out, strings.ReplaceAll(strings.TrimPrefix(v, `"`), `"} `, " "))
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, ", ")
 }
