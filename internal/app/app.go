@@ -330,7 +330,7 @@ func New(cfg Config) (*App, error) {
 		Gauges: func() httpapi.Gauges {
 			s, j := pool.Stats(), a.jobs.Stats()
 			return httpapi.Gauges{
-				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes, RestartsBy: s.RestartsBy,
+				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes, RestartsBy: s.RestartsBy, MemoryKills: s.MemoryKills,
 				DataDiskFree: a.diskFree(), DataDiskLow: a.diskLow(),
 				ItemsSucceeded: j.ItemsSucceeded, ItemsFailed: j.ItemsFailed,
 				WebhooksDelivered: j.WebhooksDelivered, WebhookFailures: j.WebhookFailures,

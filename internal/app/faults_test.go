@@ -209,6 +209,7 @@ const keep = []; (function grow() { keep.push(new Uint8Array(8 << 20).fill(1)); 
 	if got := s.app.Pool().Stats().MemoryKills; got != 1 {
 		t.Errorf("memory kills = %d, want 1", got)
 	}
+	mustContain(t, string(s.get(t, "/metrics").body), "pageshot_renderer_memory_kills_total 1")
 	// The cap is checked every 100 ms; the page grows 40 MiB in that time.
 	if n := most.Load(); n > limit+128<<20 {
 		t.Errorf("a renderer reached %d MiB, cap %d MiB", n>>20, limit>>20)

@@ -37,6 +37,8 @@ func newMetrics(gauges func() Gauges) *metrics {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_pool_in_use", Help: "Browser slots rendering a capture now."},
 			func() float64 { return float64(gauges().InUse) }),
 		restartsCollector{gauges},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_renderer_memory_kills_total", Help: "Renderers killed for passing --max-renderer-memory (their captures answered page_too_large)."},
+			func() float64 { return float64(gauges().MemoryKills) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_data_disk_free_bytes", Help: "Bytes left on the data directory's disk (-1: unknown)."},
 			func() float64 { return float64(gauges().DataDiskFree) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_data_disk_low", Help: "1 while the data directory's disk has less than --min-free-disk left: not ready, stored captures refused."},

@@ -76,6 +76,8 @@ type Gauges struct {
 	// RestartsBy splits Restarts by reason (crash, hang, recycle); nil
 	// counts crashes and takes the rest as recycling.
 	RestartsBy map[string]int64
+	// MemoryKills counts renderers killed for passing their memory limit.
+	MemoryKills int64
 	// DataDiskFree is the room left on the data directory's disk (-1:
 	// unknown); DataDiskLow tells that it is under the kept minimum.
 	DataDiskFree int64
