@@ -8,8 +8,11 @@ ARGS    ?=
 # spurious "context deadline exceeded" when a -fuzztime duration runs out
 # (golang/go#75804); a count never arms that deadline.
 FUZZTIME ?= 150000x
+# How long make soak runs its load.
+SOAK_DURATION ?= 30m
+SOAK_ARGS     ?=
 
-.PHONY: setup build run test check race fuzz bench clean
+.PHONY: setup build run test check race fuzz bench soak clean
 
 ## setup: install Chromium and fonts when missing (Debian/Ubuntu)
 setup:
@@ -52,6 +55,12 @@ bench: setup build
 	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./internal/tenancy/ ./internal/limit/
 	$(GO) build -o bin/pageshot-bench ./cmd/pageshot-bench
 	./bin/pageshot-bench -bin bin/pageshot -o bench-latest.md
+
+## soak: the real server under mixed captures, browser kills and overload
+## bursts for SOAK_DURATION (30m), a sample a minute; fails on growth or on
+## any 500 (not part of make test)
+soak: setup build
+	$(GO) run ./cmd/pageshot-soak -bin bin/pageshot -duration $(SOAK_DURATION) $(SOAK_ARGS)
 
 clean:
 	rm -rf bin pageshot-data bench-latest.md

@@ -5,6 +5,18 @@
 # start one of their own). Idempotent.
 set -euo pipefail
 
+# When pageshot runs as root it starts Chromium as this unprivileged user,
+# so that Chromium's own sandbox can run (it refuses to as root) and a
+# renderer exploit does not get root. No home, no login.
+chrome_user=pageshot-chrome
+if [ "$(id -u)" -eq 0 ] && ! id "$chrome_user" >/dev/null 2>&1; then
+  if command -v useradd >/dev/null; then
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$chrome_user"
+  elif command -v adduser >/dev/null; then
+    adduser -S -D -H -h /nonexistent -s /sbin/nologin "$chrome_user"
+  fi
+fi
+
 need=()
 # chromium-headless-shell renders the captures; chromium is the full browser
 # (the benchmark's baseline, and a fallback).

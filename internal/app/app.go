@@ -49,6 +49,12 @@ type Config struct {
 	// PNGCompression trades speed for size: false encodes PNG about three
 	// times faster with about 45% more bytes. Defaults to false.
 	PNGCompression bool
+	// BrowserWatchdog is how long the browser may leave a cheap question
+	// unanswered before it is killed and restarted. Defaults to 5 s.
+	BrowserWatchdog time.Duration
+	// ChromeUser is the account Chromium runs as when pageshot runs as
+	// root, so that its sandbox can run. Defaults to pageshot-chrome.
+	ChromeUser string
 	// BrowserFlags are added to (or, with value false, removed from) the
 	// Chromium command line.
 	BrowserFlags map[string]any
@@ -78,6 +84,10 @@ type Config struct {
 	// (page_too_large); zero takes the browser package's defaults.
 	MaxPageBytes int64
 	MaxPixels    int64
+	// RendererHeapLimit and MaxRendererMemory bound a page's JavaScript
+	// heap and its renderer's resident memory (page_too_large); zero takes
+	// the browser package's defaults (512 MiB, 1 GiB).
+	RendererHeapLimit, MaxRendererMemory int64
 
 	// AdLists and TrackerLists are filter lists in the EasyList format,
 	// files or http(s) URLs, added to the built-in lists of block_ads and
@@ -107,6 +117,10 @@ type Config struct {
 
 	// HTTP bounds slow clients and connections per address.
 	HTTP HTTPLimits
+	// MinFreeDisk is the room kept on the data directory's disk: below it
+	// the node is not ready and the filesystem blob store refuses writes,
+	// keeping the rest for the usage ledger. Defaults to 64 MiB.
+	MinFreeDisk int64
 
 	// ShutdownTimeout bounds the drain of in-flight requests on Stop.
 	// Defaults to 60 s.
@@ -148,6 +162,8 @@ func (c *Config) setDefaults() {
 	c.CacheSweep = cmp.Or(c.CacheSweep, time.Minute)
 	c.JobRetention = cmp.Or(c.JobRetention, 30*24*time.Hour)
 	c.Storage.Dir = cmp.Or(c.Storage.Dir, filepath.Join(c.DataDir, "objects"))
+	c.MinFreeDisk = cmp.Or(c.MinFreeDisk, 64<<20)
+	c.Storage.MinFree = cmp.Or(c.Storage.MinFree, c.MinFreeDisk)
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -199,6 +215,8 @@ func NewEngine(cfg Config) (*Engine, error) {
 		MaxPageBytes: cfg.MaxPageBytes,
 		MaxPixels:    cfg.MaxPixels,
 	}
+	bcfg.WatchdogInterval, bcfg.User = cfg.BrowserWatchdog, cfg.ChromeUser
+	bcfg.RendererHeapLimit, bcfg.MaxRendererMemory = cfg.RendererHeapLimit, cfg.MaxRendererMemory
 	if !cfg.DirectEgress {
 		e.proxy = egress.NewProxy(policy, cfg.Logger)
 		if err := e.proxy.Start(); err != nil {
@@ -251,6 +269,10 @@ type App struct {
 	// closers release what New opened, in the order opened; they run in
 	// reverse, after a failed start or on Stop.
 	closers []func() error
+	// drainCtx bounds the closers that wait for work in flight (the job
+	// runner, the browser): Stop's drain deadline; nil after a failed
+	// start, when nothing is in flight.
+	drainCtx context.Context
 
 	stopOnce sync.Once
 	stopErr  error
@@ -301,7 +323,7 @@ func New(cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.pool = pool
-	a.closers = append(a.closers, func() error { return pool.Stop(context.Background()) })
+	a.closers = append(a.closers, func() error { return a.stopEngine(a.draining()) })
 	store := a.store
 	gate := tenancy.New(tenancy.Config{
 		Keys:            store,
@@ -353,10 +375,12 @@ func New(cfg Config) (_ *App, err error) {
 		Blobs:    a.blobs,
 		BaseURL:  cfg.PublicURL,
 		Ready:    a.ready,
+		Details:  a.readyDetails,
 		Gauges: func() httpapi.Gauges {
 			s, j := pool.Stats(), a.jobs.Stats()
 			return httpapi.Gauges{
-				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes,
+				InUse: s.InUse, Queued: s.Queued, Restarts: s.Restarts, Crashes: s.Crashes, RestartsBy: s.RestartsBy, MemoryKills: s.MemoryKills,
+				DataDiskFree: a.diskFree(), DataDiskLow: a.diskLow(),
 				ItemsSucceeded: j.ItemsSucceeded, ItemsFailed: j.ItemsFailed,
 				WebhooksDelivered: j.WebhooksDelivered, WebhookFailures: j.WebhookFailures,
 			}
@@ -371,6 +395,15 @@ func New(cfg Config) (_ *App, err error) {
 	}
 	cfg.HTTP.apply(a.server)
 	return a, nil
+}
+
+// draining returns the deadline of the work in flight: Stop's drain, or
+// none.
+func (a *App) draining() context.Context {
+	if a.drainCtx == nil {
+		return context.Background()
+	}
+	return a.drainCtx
 }
 
 // close runs the closers in reverse.
@@ -392,11 +425,12 @@ func maxTimeout(cfg Config) time.Duration {
 	return d
 }
 
-// ready reports whether the browser is up and the store answers.
+// ready reports whether the browser is up, the store answers and the data
+// disk has room.
 func (a *App) ready() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return a.pool.Ready() && a.store.Ping(ctx) == nil
+	return a.pool.Ready() && a.store.Ping(ctx) == nil && !a.diskLow()
 }
 
 // Start creates the first API key when the store has none, starts the
@@ -427,9 +461,7 @@ func (a *App) Start(ctx context.Context) (err error) {
 			// Jobs stop before the browser, so that running items finish
 			// (or are canceled, to run again after a restart) while it is
 			// up.
-			stopCtx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
-			defer cancel()
-			return a.jobs.Stop(stopCtx)
+			return drained(a.jobs.Stop(a.draining()))
 		})
 	}
 	sweepCtx, stopSweep := context.WithCancel(context.Background())
@@ -478,12 +510,13 @@ func (a *App) Pool() *browser.Pool { return a.pool.Pool }
 
 // Stop stops taking new requests, waits for those in flight (at most
 // ShutdownTimeout), then stops the job runner, the browser and the store.
-// Safe to call twice.
+// Safe to call twice. When the timeout runs out first, the error is
+// ErrDrainExpired (see stopEngine).
 func (a *App) Stop() error {
 	a.stopOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
 		defer cancel()
-		err := a.server.Shutdown(ctx)
+		err := drained(a.server.Shutdown(ctx))
 		if a.served != nil {
 			if serr := <-a.served; serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 				err = errors.Join(err, serr)
@@ -493,6 +526,7 @@ func (a *App) Stop() error {
 			a.stopSweep()
 			<-a.swept
 		}
+		a.drainCtx = ctx
 		a.stopErr = errors.Join(err, a.close())
 	})
 	return a.stopErr

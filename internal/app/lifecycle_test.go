@@ -116,7 +116,7 @@ func TestBrowserKilled(t *testing.T) {
 		t.Errorf("crashes = %d, want 1", got)
 	}
 	metrics := s.get(t, "/metrics")
-	mustContain(t, string(metrics.body), "pageshot_browser_restarts_total 1")
+	mustContain(t, string(metrics.body), `pageshot_browser_restarts_total{reason="crash"} 1`)
 
 	if err := s.app.Stop(); err != nil {
 		t.Fatal(err)
@@ -157,16 +157,17 @@ func isUnder(pid, root int) bool {
 	return false
 }
 
-// TestRendererCrash makes the renderer run out of memory.
+// TestRendererCrash makes the renderer run out of JavaScript heap: the
+// capture answers page_too_large, not retryable (the same page would take
+// the same memory again), and the next capture works.
 func TestRendererCrash(t *testing.T) {
 	tg := newTarget(t)
-	s := startServer(t, func(c *app.Config) {
-		c.BrowserFlags = map[string]any{"js-flags": "--max-old-space-size=32"}
-	})
-	p := wantProblem(t, s.post(t, map[string]any{"url": tg.URL + "/oom", "timeout": 30}), 502, "page_crashed")
+	s := startServer(t, func(c *app.Config) { c.RendererHeapLimit = 32 << 20 })
+	p := wantProblem(t, s.post(t, map[string]any{"url": tg.URL + "/oom", "timeout": 30}), 422, "page_too_large")
 	if *p.Retryable {
-		t.Error("a page that exhausts the renderer's memory would again: not retryable")
+		t.Error("a page that runs out of memory is retryable")
 	}
+	mustContain(t, p.Detail, "heap")
 	wantImage(t, s.post(t, map[string]any{"url": tg.URL}), "image/png")
 }
 

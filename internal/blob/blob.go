@@ -17,6 +17,11 @@ type Config struct {
 	// Dir is the directory of the filesystem store, used when S3.URL is
 	// empty.
 	Dir string
+	// MinFree is the room, in bytes, the filesystem store leaves on its
+	// disk: a Put that would leave less fails (storage_error), so the
+	// last of the disk stays for the usage ledger and captures that store
+	// nothing keep working longest. Zero keeps nothing back.
+	MinFree int64
 	// S3 configures the S3 store; setting S3.URL selects it.
 	S3 S3Config
 	// Retry configures the retries around the store; see RetryConfig for
@@ -39,6 +44,7 @@ func Open(ctx context.Context, cfg Config) (pageshot.BlobStore, error) {
 		if err != nil {
 			return nil, err
 		}
+		fs.MinFree = cfg.MinFree
 		return WithRetry(fs, cfg.Retry), nil
 	}
 	s3, err := NewS3(cfg.S3)

@@ -9,9 +9,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/disk"
 )
 
 // defaultContentType is what an empty content type is stored as, by every
@@ -47,6 +49,9 @@ func checkKey(key string) error {
 // plain, except not_found.
 type FS struct {
 	dir string
+	// MinFree is the room Put leaves on the disk: a write that would leave
+	// less fails with ENOSPC, before the disk is really full.
+	MinFree int64
 }
 
 var _ pageshot.BlobStore = (*FS)(nil)
@@ -75,6 +80,12 @@ func (s *FS) Put(_ context.Context, key string, data []byte, contentType string)
 	}
 	if strings.ContainsAny(contentType, "\r\n") {
 		return fmt.Errorf("put %s: content type contains a line break", key)
+	}
+	if s.MinFree > 0 {
+		if free, err := disk.Free(s.dir); err == nil && free-int64(len(data)) < s.MinFree {
+			return fmt.Errorf("put %s: %d bytes free, %d kept for the ledger: %w", key, free, s.MinFree,
+				&fs.PathError{Op: "write", Path: s.dir, Err: syscall.ENOSPC})
+		}
 	}
 	// The leading '.' keeps temporary files out of the key space.
 	f, err := os.CreateTemp(s.dir, ".tmp-*")

@@ -96,7 +96,10 @@ func (r *retrying) do(ctx context.Context, message string, op func() error) erro
 			return err
 		}
 		if !Transient(err) {
-			return &pageshot.Error{Code: pageshot.CodeStorageError, Message: message, Permanent: true, Err: err}
+			// Not worth retrying now, but a full disk may have room later;
+			// any other refusal (access denied, no such bucket) stays.
+			permanent := !errors.Is(err, syscall.ENOSPC)
+			return &pageshot.Error{Code: pageshot.CodeStorageError, Message: message, Permanent: permanent, Err: err}
 		}
 		if attempt >= r.cfg.Attempts {
 			return &pageshot.Error{Code: pageshot.CodeStorageError, Message: message, Err: err}

@@ -77,12 +77,12 @@ func ChromeVersion(ctx context.Context, path string) (string, error) {
 	return strings.TrimSpace(string(out)), nil
 }
 
-// flags are the command-line switches of every browser pageshot starts. The
+// flags are the command-line switches of every browser pageshot starts
+// (the sandbox's, user-data-dir and the proxy's are set per launch). The
 // background-networking switches keep Chromium from calling home; the
 // webrtc switch keeps UDP from going around a proxy.
 var flags = map[string]any{
 	"headless":                               true,
-	"no-sandbox":                             true,
 	"disable-gpu":                            true,
 	"disable-quic":                           true,
 	"no-first-run":                           true,

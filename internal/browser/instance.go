@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,13 +39,45 @@ type instance struct {
 	inflight sync.WaitGroup
 	captures atomic.Int64
 	retired  sync.Once
+	hung     atomic.Bool // the watchdog found it frozen and killed it
+	killed   atomic.Bool // kill was called: its captures end because of us
+	mem      *memoryWatch
+	box      *box // how it was started
 }
 
-// launch starts a browser and the goroutines that prepare its tabs.
+// launch starts a browser and the goroutines that prepare its tabs, with
+// Chromium's sandbox when it can: when the browser does not start with
+// it (a kernel that refuses unprivileged user namespaces), it starts
+// without, and says so in the log and in Pool.Sandbox.
 func (p *Pool) launch(ctx context.Context) (*instance, error) {
+	b, err := p.plan()
+	if err != nil {
+		return nil, err
+	}
+	inst, err := p.launchIn(ctx, b)
+	if err != nil && b.state.On && ctx.Err() == nil {
+		p.log.Error("Chromium did not start with its sandbox; starting it without", "err", err)
+		b = b.withoutSandbox(fmt.Sprintf("Chromium did not start with its sandbox (%v); the kernel may refuse unprivileged user namespaces (see /proc/sys/user/max_user_namespaces, and kernel.apparmor_restrict_unprivileged_userns on Ubuntu)", err))
+		inst, err = p.launchIn(ctx, b)
+	}
+	if err != nil {
+		os.RemoveAll(b.dir)
+		return nil, err
+	}
+	if !b.state.On {
+		p.log.Warn("the browser runs WITHOUT its sandbox", "user", b.state.User, "reason", b.state.Reason)
+	}
+	return inst, nil
+}
+
+// launchIn starts a browser as b says.
+func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 	merged := map[string]any{}
 	for k, v := range flags {
 		merged[k] = v
+	}
+	if p.cfg.RendererHeapLimit > 0 {
+		merged["js-flags"] = fmt.Sprintf("--max-old-space-size=%d", max(p.cfg.RendererHeapLimit>>20, 16))
 	}
 	if p.cfg.ProxyServer != "" {
 		merged["proxy-server"] = p.cfg.ProxyServer
@@ -54,7 +87,10 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 	for k, v := range p.cfg.Flags {
 		merged[k] = v
 	}
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.cfg.ExecPath)}
+	// The browser's output tells when a renderer ran out of memory.
+	mem := newMemoryWatch()
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(p.cfg.ExecPath), chromedp.CombinedOutput(mem)}
+	opts = b.apply(merged, opts)
 	for k, v := range merged {
 		if v == false {
 			continue
@@ -88,6 +124,8 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 		lost:        c.Browser.LostConnection,
 		ready:       make(chan *tab, p.cfg.Concurrency),
 		quit:        make(chan struct{}),
+		mem:         mem,
+		box:         b,
 	}
 	if proc := c.Browser.Process(); proc != nil {
 		inst.pid = proc.Pid
@@ -106,7 +144,9 @@ func (p *Pool) launch(ctx context.Context) (*instance, error) {
 		inst.fillers.Add(1)
 		go inst.fill()
 	}
-	p.log.Info("browser started", "pid", inst.pid, "version", ver.Product)
+	go inst.watch()
+	inst.watchMemory()
+	p.log.Info("browser started", "pid", inst.pid, "version", ver.Product, "sandbox", b.state.On, "user", b.state.User)
 	return inst, nil
 }
 
@@ -188,6 +228,7 @@ func (inst *instance) retire(ctx context.Context) {
 
 // kill ends the browser process and waits for it to exit.
 func (inst *instance) kill() {
+	inst.killed.Store(true)
 	done := make(chan struct{})
 	go func() {
 		_ = chromedp.Cancel(inst.ctx)
@@ -200,6 +241,11 @@ func (inst *instance) kill() {
 	inst.cancel()
 	inst.allocCancel()
 	inst.fillers.Wait()
+	if inst.box != nil {
+		// Helpers that outlive the browser a moment may still write here;
+		// what they leave is small and in the temporary directory.
+		_ = os.RemoveAll(inst.box.dir)
+	}
 	// Tabs still queued belong to a dead browser now.
 	for {
 		select {

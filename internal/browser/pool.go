@@ -45,6 +45,23 @@ type Config struct {
 	// ProxyServer, when set, is the egress proxy every request of the
 	// browser goes through, loopback included.
 	ProxyServer string
+	// RendererHeapLimit is the JavaScript heap a page may fill (V8's
+	// --max-old-space-size); a page that passes it crashes its renderer
+	// and the capture answers page_too_large. Defaults to 512 MiB.
+	RendererHeapLimit int64
+	// MaxRendererMemory is the resident memory a renderer may reach; one
+	// that passes it is killed and its capture answers page_too_large.
+	// Negative turns the check off. Defaults to 1 GiB.
+	MaxRendererMemory int64
+	// User is the account Chromium runs as when this process runs as
+	// root, so that Chromium's sandbox can run and a renderer exploit
+	// does not hold root. Defaults to DefaultUser; when it does not exist
+	// the browser runs as root without its sandbox, and Sandbox says so.
+	User string
+	// WatchdogInterval is how often the browser is asked a cheap question
+	// (Browser.getVersion); a browser that leaves one unanswered for this
+	// long is killed and restarted. Defaults to 5 seconds.
+	WatchdogInterval time.Duration
 	// Flags are added to (or, with value false, removed from) the switches
 	// every browser is started with.
 	Flags map[string]any
@@ -61,7 +78,21 @@ type Stats struct {
 	Queued   int   // captures waiting for a slot
 	Restarts int64 // browser restarts since Start, crashes and recycling
 	Crashes  int64 // browser processes that died unexpectedly
+	Hangs    int64 // browsers the watchdog killed for not answering
+	// Probes counts the watchdog's questions the browsers answered.
+	Probes int64
+	// MemoryKills counts renderers killed for passing MaxRendererMemory.
+	MemoryKills int64
+	// RestartsBy splits Restarts by reason: "crash", "hang", "recycle".
+	RestartsBy map[string]int64
 }
+
+// Restart reasons, as counted in Stats.RestartsBy.
+const (
+	ReasonCrash   = "crash"
+	ReasonHang    = "hang"
+	ReasonRecycle = "recycle"
+)
 
 // Pool renders captures in one warm Chromium. It is safe for concurrent use.
 type Pool struct {
@@ -72,6 +103,11 @@ type Pool struct {
 	queued   atomic.Int64
 	restarts atomic.Int64
 	crashes  atomic.Int64
+	hangs    atomic.Int64
+	memKills atomic.Int64
+	probes   atomic.Int64
+	// restartsBy counts restarts by reason.
+	restartsBy struct{ crash, hang, recycle atomic.Int64 }
 
 	mu       sync.Mutex
 	cur      *instance
@@ -105,6 +141,10 @@ func New(cfg Config) (*Pool, error) {
 	cfg.RecycleAfter = cmp.Or(cfg.RecycleAfter, 1000)
 	cfg.MaxPageBytes = cmp.Or(cfg.MaxPageBytes, 64<<20)
 	cfg.MaxPixels = cmp.Or(cfg.MaxPixels, 64_000_000)
+	cfg.WatchdogInterval = cmp.Or(cfg.WatchdogInterval, 5*time.Second)
+	cfg.User = cmp.Or(cfg.User, DefaultUser)
+	cfg.RendererHeapLimit = cmp.Or(cfg.RendererHeapLimit, 512<<20)
+	cfg.MaxRendererMemory = cmp.Or(cfg.MaxRendererMemory, 1<<30)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -165,18 +205,28 @@ func (p *Pool) Stop(ctx context.Context) error {
 // Stats returns the pool's counters.
 func (p *Pool) Stats() Stats {
 	return Stats{
-		InUse:    len(p.slots),
-		Queued:   int(p.queued.Load()),
-		Restarts: p.restarts.Load(),
-		Crashes:  p.crashes.Load(),
+		InUse:       len(p.slots),
+		Queued:      int(p.queued.Load()),
+		Restarts:    p.restarts.Load(),
+		Crashes:     p.crashes.Load(),
+		Hangs:       p.hangs.Load(),
+		MemoryKills: p.memKills.Load(),
+		Probes:      p.probes.Load(),
+		RestartsBy: map[string]int64{
+			ReasonCrash:   p.restartsBy.crash.Load(),
+			ReasonHang:    p.restartsBy.hang.Load(),
+			ReasonRecycle: p.restartsBy.recycle.Load(),
+		},
 	}
 }
 
-// Ready reports whether a live browser is serving captures.
+// Ready reports whether a live browser is serving captures: false from
+// the moment a browser dies or its watchdog finds it frozen until its
+// replacement is up.
 func (p *Pool) Ready() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return !p.closed && p.cur != nil && !p.cur.isLost()
+	return !p.closed && p.cur != nil && !p.cur.isLost() && !p.cur.hung.Load()
 }
 
 // PID returns the process id of the current browser, 0 when there is none.
@@ -236,12 +286,20 @@ func (p *Pool) supervise() {
 		inst := p.cur
 		p.mu.Unlock()
 		var old *instance
+		var reason *atomic.Int64
 		select {
 		case <-p.stop:
 			return
 		case <-inst.lost:
-			p.crashes.Add(1)
-			p.log.Warn("browser died; restarting", "pid", inst.pid)
+			if inst.hung.Load() {
+				p.hangs.Add(1)
+				reason = &p.restartsBy.hang
+				p.log.Warn("frozen browser killed; restarting", "pid", inst.pid)
+			} else {
+				p.crashes.Add(1)
+				reason = &p.restartsBy.crash
+				p.log.Warn("browser died; restarting", "pid", inst.pid)
+			}
 			p.mu.Lock()
 			p.curSet = make(chan struct{})
 			p.mu.Unlock()
@@ -250,6 +308,7 @@ func (p *Pool) supervise() {
 			if old != inst {
 				continue
 			}
+			reason = &p.restartsBy.recycle
 			p.log.Info("recycling browser", "pid", inst.pid, "captures", inst.captures.Load())
 		}
 		next := p.relaunch()
@@ -257,6 +316,7 @@ func (p *Pool) supervise() {
 			return
 		}
 		p.restarts.Add(1)
+		reason.Add(1)
 		p.setCurrent(next)
 		p.retiring.Add(1)
 		go func() {
@@ -326,7 +386,7 @@ func (p *Pool) Render(ctx context.Context, opts *pageshot.Options) (*pageshot.Ca
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, p.cutOff(inst, p.outOfMemory(t, err))
 	}
 	c.Timing.Queue = queued
 	return c, nil

@@ -17,6 +17,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/reaper"
 )
 
 // Build information, set by the linker (-X).
@@ -25,9 +27,21 @@ var (
 	Commit  = "unknown"
 )
 
+// ExitDrainExpired is the exit status of serve when its shutdown timeout
+// ran out before the requests in flight ended (they were answered
+// service_unavailable). A complete drain exits 0; other failures exit 1.
+const ExitDrainExpired = 3
+
 // Run runs the command line args (args[0] is the program name) and returns
 // the process exit code.
+//
+// As PID 1 (a container without an init) it also reaps orphaned processes,
+// which Chromium leaves each time its browser process ends.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if reaper.Needed() {
+		r := reaper.Start(reaper.Config{})
+		defer r.Stop()
+	}
 	root := newRoot(stdout, stderr)
 	root.SetArgs(args[1:])
 	root.SetOut(stdout)
@@ -42,6 +56,9 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stderr, "pageshot: %v\n", err)
+		if errors.Is(err, app.ErrDrainExpired) {
+			return ExitDrainExpired
+		}
 		return 1
 	}
 	return 0

@@ -304,7 +304,15 @@ type serveProc struct {
 
 func startServe(t *testing.T, bin string, args ...string) *serveProc {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)
+	return startServeUnder(t, nil, bin, args...)
+}
+
+// startServeUnder runs serve through a wrapper command (such as unshare),
+// when wrapper is not empty.
+func startServeUnder(t *testing.T, wrapper []string, bin string, args ...string) *serveProc {
+	t.Helper()
+	argv := append(append(append([]string(nil), wrapper...), bin, "serve", "--addr", "127.0.0.1:0"), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "PAGESHOT_EGRESS_ALLOW=127.0.0.1/32")
 	p := &serveProc{cmd: cmd, stdout: &syncBuffer{}, logs: &syncBuffer{}}
 	cmd.Stdout = p.stdout

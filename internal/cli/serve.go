@@ -22,6 +22,7 @@ import (
 type engineFlags struct {
 	config         string
 	chromePath     string
+	chromeUser     string
 	egressAllow    []string
 	pngCompression bool
 	logLevel       string
@@ -31,6 +32,7 @@ type engineFlags struct {
 
 func (e *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&e.config, "config", "", "YAML config file (plans, egress rules)")
+	fs.StringVar(&e.chromeUser, "chrome-user", "pageshot-chrome", "the account Chromium runs as when pageshot runs as root, so that its sandbox can run")
 	fs.StringVar(&e.chromePath, "chrome-path", "", "Chromium executable (default: chromium, chromium-browser or google-chrome on PATH)")
 	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
 	fs.BoolVar(&e.pngCompression, "png-compression", false, "compress PNG for size (slower encoding, about 30% fewer bytes)")
@@ -129,6 +131,7 @@ func (e *engineFlags) apply(cmd *cobra.Command, cfg *app.Config, stderr io.Write
 	}
 	cfg.Logger = log
 	cfg.ChromePath = e.chromePath
+	cfg.ChromeUser = e.chromeUser
 	cfg.PNGCompression = e.pngCompression
 	cfg.EgressAllow = e.egressAllow
 	cfg.AdLists, cfg.TrackerLists = e.adLists, e.trackerLists
@@ -194,10 +197,14 @@ func newNode(stdout, stderr io.Writer, use, short string) (*cobra.Command, *app.
 	fs.IntVar(&cfg.QueueSize, "queue-size", 0, "captures that may wait for a slot (default: 16 per slot)")
 	fs.DurationVar(&cfg.QueueTimeout, "queue-timeout", 30*time.Second, "longest wait for a browser slot before service_unavailable")
 	fs.IntVar(&cfg.RecycleAfter, "recycle-after", 1000, "restart the browser after this many captures")
+	fs.DurationVar(&cfg.BrowserWatchdog, "browser-watchdog", 5*time.Second, "restart a browser that leaves a cheap question unanswered this long")
+	fs.Int64Var(&cfg.MinFreeDisk, "min-free-disk", 64<<20, "bytes kept free on the data dir's disk: below it the node is not ready and stored captures are refused")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", 60*time.Second, "longest drain of in-flight requests on SIGINT/SIGTERM")
 	fs.BoolVar(&cfg.DirectEgress, "direct-egress", false, "let the browser reach the network without the egress proxy (for measuring; unsafe)")
 	fs.Int64Var(&cfg.MaxPageBytes, "max-page-bytes", 64<<20, "bytes a captured page may download before page_too_large")
 	fs.Int64Var(&cfg.MaxPixels, "max-pixels", 64_000_000, "pixels an image may have before page_too_large")
+	fs.Int64Var(&cfg.RendererHeapLimit, "max-renderer-heap", 512<<20, "bytes of JavaScript heap a page may fill before page_too_large")
+	fs.Int64Var(&cfg.MaxRendererMemory, "max-renderer-memory", 1<<30, "bytes of resident memory a page's renderer may take before page_too_large")
 	fs.IntVar(&cfg.Limits.MaxHTMLBytes, "max-html-bytes", 5<<20, "largest html option")
 	fs.DurationVar(&cfg.Limits.MaxTimeout, "max-timeout", 0, "largest timeout any request may ask for, whatever its plan allows (default: each plan's max_timeout)")
 	fs.IntVar(&cfg.Limits.MaxFullPageHeight, "max-full-page-height", 20000, "largest full_page_max_height, in CSS pixels (full-page captures are cut there and flagged)")

@@ -36,8 +36,18 @@ func newMetrics(gauges func() Gauges) *metrics {
 			func() float64 { return float64(gauges().Queued) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_pool_in_use", Help: "Browser slots rendering a capture now."},
 			func() float64 { return float64(gauges().InUse) }),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_browser_restarts_total", Help: "Browser restarts, after crashes or recycling."},
-			func() float64 { return float64(gauges().Restarts) }),
+		restartsCollector{gauges},
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_renderer_memory_kills_total", Help: "Renderers killed for passing --max-renderer-memory (their captures answered page_too_large)."},
+			func() float64 { return float64(gauges().MemoryKills) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_data_disk_free_bytes", Help: "Bytes left on the data directory's disk (-1: unknown)."},
+			func() float64 { return float64(gauges().DataDiskFree) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pageshot_data_disk_low", Help: "1 while the data directory's disk has less than --min-free-disk left: not ready, stored captures refused."},
+			func() float64 {
+				if gauges().DataDiskLow {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_browser_crashes_total", Help: "Browser processes that died unexpectedly."},
 			func() float64 { return float64(gauges().Crashes) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "pageshot_job_items_succeeded_total", Help: "Job items that ended with a capture."},
@@ -104,4 +114,24 @@ const errorCodeHeader = "X-Error-Code"
 
 func (m *metrics) observeCapture(format, code string, d time.Duration) {
 	m.captures.WithLabelValues(format, code).Observe(d.Seconds())
+}
+
+// restartsCollector exports the browser restarts by reason.
+type restartsCollector struct{ gauges func() Gauges }
+
+var restartsDesc = prometheus.NewDesc("pageshot_browser_restarts_total",
+	"Browser restarts by reason: crash (the process died), hang (the watchdog killed a browser that stopped answering), recycle (after --recycle-after captures).",
+	[]string{"reason"}, nil)
+
+func (c restartsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- restartsDesc }
+
+func (c restartsCollector) Collect(ch chan<- prometheus.Metric) {
+	g := c.gauges()
+	by := g.RestartsBy
+	if by == nil {
+		by = map[string]int64{"crash": g.Crashes, "recycle": max(g.Restarts-g.Crashes, 0)}
+	}
+	for reason, n := range by {
+		ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(n), reason)
+	}
 }

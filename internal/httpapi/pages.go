@@ -25,7 +25,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, e)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{}
+	if s.cfg.Details != nil {
+		body = s.cfg.Details()
+	}
+	body["status"] = "ready"
+	writeJSON(w, http.StatusOK, body)
 }
 
 func (s *Server) openapi(w http.ResponseWriter, r *http.Request) {

@@ -37,6 +37,9 @@ type Config struct {
 	// Ready reports whether the server can take captures (browser up,
 	// stores reachable). Nil means always ready.
 	Ready func() bool
+	// Details, when set, adds members to the /readyz answer (such as
+	// whether the browser's sandbox is on).
+	Details func() map[string]string
 	// Gauges reads the render pool's state for /metrics. Nil reports zeros.
 	Gauges func() Gauges
 	// OpsOnly serves /healthz, /readyz and /metrics only: the admin
@@ -73,6 +76,15 @@ type Jobs interface {
 type Gauges struct {
 	InUse, Queued     int
 	Restarts, Crashes int64
+	// RestartsBy splits Restarts by reason (crash, hang, recycle); nil
+	// counts crashes and takes the rest as recycling.
+	RestartsBy map[string]int64
+	// MemoryKills counts renderers killed for passing their memory limit.
+	MemoryKills int64
+	// DataDiskFree is the room left on the data directory's disk (-1:
+	// unknown); DataDiskLow tells that it is under the kept minimum.
+	DataDiskFree int64
+	DataDiskLow  bool
 	// Job counts since the process started.
 	ItemsSucceeded, ItemsFailed        int64
 	WebhooksDelivered, WebhookFailures int64

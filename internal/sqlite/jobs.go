@@ -21,6 +21,9 @@ func (s *Store) DB() *sql.DB { return s.db }
 
 // CreateJob implements pageshot.JobStore; enqueue receives a *sql.Tx.
 func (s *Store) CreateJob(ctx context.Context, j *pageshot.Job, q pageshot.JobQuota, enqueue func(context.Context, any) error) (pageshot.Usage, bool, error) {
+	if err := s.room(); err != nil {
+		return pageshot.Usage{}, false, err
+	}
 	var crawl []byte
 	if j.Crawl != nil {
 		crawl, _ = json.Marshal(j.Crawl)

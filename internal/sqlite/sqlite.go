@@ -30,6 +30,11 @@ var migrations embed.FS
 type Store struct {
 	db   *sql.DB
 	path string
+	// MinFree is the room, in bytes, the database's disk must have for a
+	// new reservation; with less, reservations (and so captures and jobs)
+	// answer service_unavailable with a Retry-After. Negative turns the
+	// check off. Defaults to DefaultMinFree.
+	MinFree int64
 }
 
 var (
@@ -44,7 +49,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, path: path}
+	s := &Store{db: db, path: path, MinFree: DefaultMinFree}
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -58,6 +63,9 @@ func (s *Store) Path() string { return s.path }
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
+// MaxOpenConns bounds the connections of a pool that OpenDB returns.
+const MaxOpenConns = 8
+
 // OpenDB opens a pool on the database at path with the settings every
 // user of the file shares: WAL, a busy timeout, and transactions that take
 // the write lock when they begin (_txlock=immediate), so that two
@@ -68,6 +76,11 @@ func OpenDB(path string) (*sql.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	// Writers queue for SQLite's one write lock anyway; more connections
+	// than this only add open files (three each: the database, its WAL
+	// and shared memory) after a burst.
+	db.SetMaxOpenConns(MaxOpenConns)
+	db.SetMaxIdleConns(MaxOpenConns)
 	return db, nil
 }
 
@@ -78,7 +91,7 @@ func (s *Store) Close() error { return s.db.Close() }
 // each in its own transaction. Running it again does nothing.
 func (s *Store) Migrate(ctx context.Context) error {
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return fmt.Errorf("migrate: %w", err)
+		return fmt.Errorf("migrate: %w", interpret(err))
 	}
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
@@ -125,16 +138,18 @@ func (s *Store) Applied(ctx context.Context) ([]string, error) {
 	return names, rows.Err()
 }
 
+// tx runs fn in a transaction. A full disk is service_unavailable (see
+// interpret).
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return interpret(err)
 	}
 	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
-		return err
+		return interpret(err)
 	}
-	return tx.Commit()
+	return interpret(tx.Commit())
 }
 
 func notFound(what, id string) error {
@@ -182,7 +197,7 @@ func (s *Store) CreateKey(ctx context.Context, k *pageshot.APIKey) error {
 		k.ID, k.Name, k.Plan, joinScopes(k.Scopes), k.SecretHash, k.SigningSecret, k.WebhookSecret, signed,
 		strings.Join(k.URLAllow, "\n"), strings.Join(k.URLBlock, "\n"), unixNano(k.CreatedAt), unixNano(k.ExpiresAt), unixNano(k.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("create key: %w", err)
+		return fmt.Errorf("create key: %w", interpret(err))
 	}
 	return nil
 }
@@ -245,7 +260,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*pageshot.APIKey, error) {
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?`, unixNano(at), id)
 	if err != nil {
-		return fmt.Errorf("revoke key: %w", err)
+		return fmt.Errorf("revoke key: %w", interpret(err))
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return notFound("API key", id)
@@ -259,6 +274,9 @@ func (s *Store) Reserve(ctx context.Context, keyID, period string, limit int64, 
 		u  pageshot.Usage
 		ok bool
 	)
+	if err := s.room(); err != nil {
+		return "", u, false, err
+	}
 	id := newID()
 	err := s.tx(ctx, func(tx *sql.Tx) (err error) {
 		u, ok, err = reserveTx(ctx, tx, keyID, period, limit, []string{id}, ttl)
@@ -334,7 +352,7 @@ func commitTx(ctx context.Context, tx *sql.Tx, reservation string) error {
 // does nothing.
 func (s *Store) Refund(ctx context.Context, reservation string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM usage_reservations WHERE id = ?`, reservation); err != nil {
-		return fmt.Errorf("refund usage: %w", err)
+		return fmt.Errorf("refund usage: %w", interpret(err))
 	}
 	return nil
 }
