@@ -26,6 +26,7 @@ import (
 	"github.com/pageshot/pageshot/internal/httpapi"
 	"github.com/pageshot/pageshot/internal/jobs"
 	"github.com/pageshot/pageshot/internal/limit"
+	"github.com/pageshot/pageshot/internal/redis"
 	"github.com/pageshot/pageshot/internal/requestid"
 	"github.com/pageshot/pageshot/internal/tenancy"
 )
@@ -138,6 +139,14 @@ type Config struct {
 	// webhooks (serve --jobs=false), leaving them to worker nodes.
 	NoJobs bool
 
+	// RedisURL puts the rate and concurrency limits in Redis
+	// (redis://…), shared by every node that names the same server;
+	// empty keeps them in this process (one node).
+	RedisURL string
+	// RedisPrefix starts the name of every Redis key the limits use, so
+	// that several deployments can share one server; every node of one
+	// deployment must use the same. Defaults to "pageshot:".
+	RedisPrefix string
 	// DatabaseURL selects PostgreSQL (postgres://…) for the store and the
 	// job queue; empty keeps them in SQLite under DataDir.
 	DatabaseURL string
@@ -269,6 +278,8 @@ type App struct {
 	// closers release what New opened, in the order opened; they run in
 	// reverse, after a failed start or on Stop.
 	closers []func() error
+	// redis holds the limits when Config.RedisURL is set.
+	redis *redis.Limiter
 	// drainCtx bounds the closers that wait for work in flight (the job
 	// runner, the browser): Stop's drain deadline; nil after a failed
 	// start, when nothing is in flight.
@@ -318,6 +329,10 @@ func New(cfg Config) (_ *App, err error) {
 		a.log.Warn("the store is shared (PostgreSQL) but captures are kept in local files; with several nodes, use S3-compatible storage (--storage-url) so that every node serves every object",
 			"dir", cfg.Storage.Dir)
 	}
+	rate, concurrency, err := a.openLimits(ctx)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := NewEngine(cfg)
 	if err != nil {
 		return nil, err
@@ -328,7 +343,7 @@ func New(cfg Config) (_ *App, err error) {
 	gate := tenancy.New(tenancy.Config{
 		Keys:            store,
 		Usage:           store,
-		Rate:            limit.NewRate(nil),
+		Rate:            rate,
 		Plans:           cfg.Plans,
 		IPRatePerMinute: cfg.IPRatePerMinute,
 		Logger:          cfg.Logger,
@@ -337,7 +352,7 @@ func New(cfg Config) (_ *App, err error) {
 		Renderer:        pool,
 		Limits:          cfg.Limits,
 		Usage:           store,
-		Concurrency:     limit.NewConcurrency(),
+		Concurrency:     concurrency,
 		Blobs:           a.blobs,
 		Cache:           store,
 		ChargeCacheHits: cfg.ChargeCacheHits,
@@ -397,6 +412,24 @@ func New(cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// openLimits returns the rate and concurrency limiters: on Redis, which it
+// must reach within ctx, when RedisURL is set, else in this process.
+func (a *App) openLimits(ctx context.Context) (pageshot.RateLimiter, pageshot.ConcurrencyLimiter, error) {
+	if a.cfg.RedisURL == "" {
+		return limit.NewRate(nil), limit.NewConcurrency(), nil
+	}
+	l, err := redis.Open(a.cfg.RedisURL, redis.Config{Prefix: a.cfg.RedisPrefix, Logger: a.log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("redis: %w", err)
+	}
+	a.closers = append(a.closers, l.Close)
+	if err := l.Ping(ctx); err != nil {
+		return nil, nil, fmt.Errorf("reach redis %s: %w", Redact(a.cfg.RedisURL), err)
+	}
+	a.redis = l
+	return l, l, nil
+}
+
 // draining returns the deadline of the work in flight: Stop's drain, or
 // none.
 func (a *App) draining() context.Context {
@@ -430,7 +463,7 @@ func maxTimeout(cfg Config) time.Duration {
 func (a *App) ready() bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	return a.pool.Ready() && a.store.Ping(ctx) == nil && !a.diskLow()
+	return a.pool.Ready() && a.store.Ping(ctx) == nil && !a.diskLow() && (a.redis == nil || a.redis.Ping(ctx) == nil)
 }
 
 // Start creates the first API key when the store has none, starts the

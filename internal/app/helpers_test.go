@@ -27,6 +27,7 @@ import (
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
 	"github.com/pageshot/pageshot/internal/pgtest"
+	"github.com/pageshot/pageshot/internal/redistest"
 )
 
 // target is the site the tests capture, served on 127.0.0.1.
@@ -205,13 +206,20 @@ func startServer(t testing.TB, modify func(*app.Config)) *server {
 }
 
 // onStores runs test on SQLite, then on PostgreSQL in a database of its
-// own (at PAGESHOT_TEST_DATABASE_URL; skipped without it). store sets a
-// server's config to the store of the run.
+// own (at PAGESHOT_TEST_DATABASE_URL; skipped without it), then on
+// PostgreSQL with the limits in Redis under a prefix of its own (at
+// PAGESHOT_TEST_REDIS_URL; skipped without it). store sets a server's
+// config to the store of the run.
 func onStores(t *testing.T, test func(t *testing.T, store func(*app.Config))) {
 	t.Run("sqlite", func(t *testing.T) { test(t, func(*app.Config) {}) })
 	t.Run("postgres", func(t *testing.T) {
 		url := pgtest.URL(t)
 		test(t, func(c *app.Config) { c.DatabaseURL = url })
+	})
+	t.Run("postgres+redis", func(t *testing.T) {
+		url, redisURL := pgtest.URL(t), redistest.URL(t)
+		prefix := redistest.Prefix(t, redisURL)
+		test(t, func(c *app.Config) { c.DatabaseURL, c.RedisURL, c.RedisPrefix = url, redisURL, prefix })
 	})
 }
 

@@ -304,8 +304,10 @@ func testQuota(t *testing.T, store func(*app.Config)) {
 	wantQuotaHeaders(t, r, 5, 0)
 }
 
-func TestRateLimit(t *testing.T) {
-	s := newTenancyServer(t, nil)
+func TestRateLimit(t *testing.T) { onStores(t, testRateLimit) }
+
+func testRateLimit(t *testing.T, store func(*app.Config)) {
+	s := newTenancyServer(t, store)
 	_, key := s.newKey(t, "slow", nil)
 	for i := range 3 {
 		r := s.send(t, s.request(t, "GET", "/v1/usage", nil, bearer(key)...))

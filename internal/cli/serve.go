@@ -191,6 +191,8 @@ func newNode(stdout, stderr io.Writer, use, short string) (*cobra.Command, *app.
 	fs := cmd.Flags()
 	eng.register(fs)
 	fs.StringVar(&cfg.DataDir, "data-dir", "pageshot-data", "directory for the node's state")
+	fs.StringVar(&cfg.RedisURL, "redis-url", "", "Redis for the rate and concurrency limits shared by every node, redis://… (default: in this process)")
+	fs.StringVar(&cfg.RedisPrefix, "redis-prefix", "pageshot:", "start of every Redis key of the limits: the same on every node of a deployment")
 	fs.StringVar(&cfg.DatabaseURL, "database-url", "", "PostgreSQL for the store and the job queue, postgres://… (default: SQLite under --data-dir)")
 	fs.DurationVar(&cfg.StartupTimeout, "startup-timeout", 30*time.Second, "longest wait for each start-up step on another system (storage, database)")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "captures rendering at once (default: CPU count, at least 2)")
