@@ -81,7 +81,7 @@ var catalogue = []CodeInfo{
 	{CodeTLSError, 502, "TLS error", false, "The target's certificate is invalid or expired, or the TLS handshake failed."},
 	{CodePageCrashed, 502, "Page crashed", true, "The renderer died on this page for a reason other than memory (which is page_too_large)."},
 	{CodeStorageError, 502, "Storage error", true, "Uploading the capture failed after retries."},
-	{CodeServiceUnavailable, 503, "Service unavailable", true, "The capture queue is full, no browser was free in time, the browser is restarting, the server is shutting down, or its data disk is full. See Retry-After."},
+	{CodeServiceUnavailable, 503, "Service unavailable", true, "The capture queue is full, no browser was free in time, the browser is restarting, the server is shutting down, its data disk is full, or the database or Redis it shares with other nodes cannot be reached. See Retry-After."},
 	{CodeTimeout, 504, "Timeout", true, "The timeout budget ran out. phase says where: navigation, wait, render or upload."},
 }
 

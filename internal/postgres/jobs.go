@@ -61,7 +61,7 @@ func (s *Store) CreateJob(ctx context.Context, j *pageshot.Job, q pageshot.JobQu
 		u = res.u
 	}
 	if err != nil {
-		return u, false, fmt.Errorf("create job: %w", err)
+		return u, false, storeError("create job", err)
 	}
 	if res.ok {
 		j.Status = pageshot.JobQueued
@@ -139,7 +139,7 @@ func (s *Store) Job(ctx context.Context, id string) (*pageshot.Job, error) {
 		return nil, notFound("job", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get job: %w", err)
+		return nil, storeError("get job", err)
 	}
 	j.Status = pageshot.JobStatus(status)
 	if crawl != "" {
@@ -152,7 +152,7 @@ func (s *Store) Job(ctx context.Context, id string) (*pageshot.Job, error) {
 	j.CreatedAt, j.FinishedAt = created.UTC(), fromNull(finished)
 	rows, _ := s.pool.Query(ctx, `SELECT `+itemColumns+` FROM job_items WHERE job_id = $1 ORDER BY idx`, id)
 	if j.Items, err = collectItems(rows); err != nil {
-		return nil, fmt.Errorf("get job items: %w", err)
+		return nil, storeError("get job items", err)
 	}
 	return &j, nil
 }
@@ -164,7 +164,7 @@ func (s *Store) Item(ctx context.Context, jobID string, index int) (*pageshot.Jo
 		return nil, notFound("job item", fmt.Sprintf("%s/%d", jobID, index))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get job item: %w", err)
+		return nil, storeError("get job item", err)
 	}
 	return it, nil
 }
@@ -203,7 +203,7 @@ func (s *Store) StartItem(ctx context.Context, jobID string, index int) (bool, e
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("start job item: %w", err)
+		return false, storeError("start job item", err)
 	}
 	return started, nil
 }
@@ -243,7 +243,7 @@ func (s *Store) FinishItem(ctx context.Context, jobID string, index int, r pages
 		return refundJobTx(ctx, tx, jobID, false)
 	})
 	if err != nil {
-		return false, fmt.Errorf("finish job item: %w", err)
+		return false, storeError("finish job item", err)
 	}
 	return done, nil
 }
@@ -323,7 +323,7 @@ func (s *Store) AddItems(ctx context.Context, jobID string, items []pageshot.Job
 		return nil, notFound("job", jobID)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("add job items: %w", err)
+		return nil, storeError("add job items", err)
 	}
 	return added, nil
 }
@@ -348,7 +348,7 @@ func (s *Store) CancelJob(ctx context.Context, id string) error {
 		return refundJobTx(ctx, tx, id, true)
 	})
 	if err != nil && !isPageshot(err) {
-		return fmt.Errorf("cancel job: %w", err)
+		return storeError("cancel job", err)
 	}
 	return err
 }
@@ -360,7 +360,7 @@ func (s *Store) UnfinishedItems(ctx context.Context) ([]pageshot.JobItem, error)
 		ORDER BY job_id, idx`)
 	items, err := collectItems(rows)
 	if err != nil {
-		return nil, fmt.Errorf("list unfinished items: %w", err)
+		return nil, storeError("list unfinished items", err)
 	}
 	return items, nil
 }
@@ -384,7 +384,7 @@ func (s *Store) DeleteJobs(ctx context.Context, before time.Time, limit int) ([]
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("delete jobs: %w", err)
+		return nil, storeError("delete jobs", err)
 	}
 	return artifacts, nil
 }
@@ -403,7 +403,7 @@ func (s *Store) CacheGet(ctx context.Context, key string, now time.Time) (*pages
 		return nil, notFound("cache entry", key)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get cache entry: %w", err)
+		return nil, storeError("get cache entry", err)
 	}
 	e.Format = pageshot.Format(format)
 	e.CreatedAt, e.ExpiresAt = created.UTC(), expires.UTC()
@@ -439,7 +439,7 @@ func (s *Store) CachePut(ctx context.Context, e *pageshot.CacheEntry) (string, e
 		}
 	})
 	if err != nil {
-		return "", fmt.Errorf("put cache entry: %w", err)
+		return "", storeError("put cache entry", err)
 	}
 	return replaced, nil
 }
@@ -456,7 +456,7 @@ func (s *Store) CacheExpired(ctx context.Context, now time.Time, limit int) ([]p
 		return e, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("expire cache entries: %w", err)
+		return nil, storeError("expire cache entries", err)
 	}
 	return out, nil
 }

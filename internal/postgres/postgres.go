@@ -199,7 +199,7 @@ func (s *Store) CreateKey(ctx context.Context, k *pageshot.APIKey) error {
 		k.ID, k.Name, k.Plan, scopeStrings(k.Scopes), nonNilBytes(k.SecretHash), k.SigningSecret, k.WebhookSecret, k.SignedOnly,
 		nonNil(k.URLAllow), nonNil(k.URLBlock), k.CreatedAt, nullTime(k.ExpiresAt), nullTime(k.RevokedAt))
 	if err != nil {
-		return fmt.Errorf("create key: %w", err)
+		return storeError("create key", err)
 	}
 	return nil
 }
@@ -242,7 +242,7 @@ func (s *Store) Key(ctx context.Context, id string) (*pageshot.APIKey, error) {
 		return nil, notFound("API key", id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("get key: %w", err)
+		return nil, storeError("get key", err)
 	}
 	return k, nil
 }
@@ -252,7 +252,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*pageshot.APIKey, error) {
 	rows, _ := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys ORDER BY created_at, id`)
 	keys, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*pageshot.APIKey, error) { return scanKey(row) })
 	if err != nil {
-		return nil, fmt.Errorf("list keys: %w", err)
+		return nil, storeError("list keys", err)
 	}
 	return keys, nil
 }
@@ -262,7 +262,7 @@ func (s *Store) ListKeys(ctx context.Context) ([]*pageshot.APIKey, error) {
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) error {
 	tag, err := s.pool.Exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2`, nullTime(at), id)
 	if err != nil {
-		return fmt.Errorf("revoke key: %w", err)
+		return storeError("revoke key", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return notFound("API key", id)
@@ -278,7 +278,7 @@ func (s *Store) Reserve(ctx context.Context, keyID, period string, limit int64, 
 	b := new(pgx.Batch)
 	res := queueReserve(b, keyID, period, limit, []string{id}, ttl)
 	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return "", res.u, false, fmt.Errorf("reserve usage: %w", err)
+		return "", res.u, false, storeError("reserve usage", err)
 	}
 	if !res.ok {
 		return "", res.u, false, nil
@@ -356,7 +356,7 @@ const commitSQL = `WITH r AS (DELETE FROM usage_reservations WHERE id = $1 RETUR
 func (s *Store) Commit(ctx context.Context, reservation string) error {
 	tag, err := s.pool.Exec(ctx, commitSQL, reservation)
 	if err != nil {
-		return fmt.Errorf("commit usage: %w", err)
+		return storeError("commit usage", err)
 	}
 	if tag.RowsAffected() == 0 {
 		return notFound("reservation", reservation)
@@ -368,7 +368,7 @@ func (s *Store) Commit(ctx context.Context, reservation string) error {
 // does nothing.
 func (s *Store) Refund(ctx context.Context, reservation string) error {
 	if _, err := s.pool.Exec(ctx, `DELETE FROM usage_reservations WHERE id = $1`, reservation); err != nil {
-		return fmt.Errorf("refund usage: %w", err)
+		return storeError("refund usage", err)
 	}
 	return nil
 }
@@ -381,7 +381,7 @@ func (s *Store) Usage(ctx context.Context, keyID, period string) (pageshot.Usage
 		(SELECT count(*) FROM usage_reservations WHERE key_id = $1 AND period = $2 AND expires_at > now())`,
 		keyID, period).Scan(&u.Committed, &u.Reserved)
 	if err != nil {
-		return u, fmt.Errorf("get usage: %w", err)
+		return u, storeError("get usage", err)
 	}
 	return u, nil
 }

@@ -73,7 +73,9 @@ func (g *Gate) Plan(name string) (pageshot.Plan, bool) {
 func (g *Gate) Authenticate(ctx context.Context, creds pageshot.Credentials, scope pageshot.Scope) (*pageshot.Caller, pageshot.RateState, error) {
 	k, err := g.check(ctx, creds)
 	if err != nil {
-		if pageshot.ErrorCode(err) == pageshot.CodeInternal {
+		// A store that failed or cannot be reached says nothing about
+		// the credentials: no address's budget is spent for it.
+		if code := pageshot.ErrorCode(err); code == pageshot.CodeInternal || code == pageshot.CodeServiceUnavailable {
 			return nil, pageshot.RateState{}, err
 		}
 		// Failed authentication spends the client address's budget; once
