@@ -207,6 +207,14 @@ type JobStore interface {
 	// UnfinishedItems returns the items of jobs not done or canceled that
 	// have not ended, for requeueing after a restart.
 	UnfinishedItems(ctx context.Context) ([]JobItem, error)
+	// Heartbeat records that a running item is still being worked on (its
+	// UpdatedAt becomes now). An item that is not running is left alone.
+	Heartbeat(ctx context.Context, jobID string, index int) error
+	// ClaimStaleItems returns up to limit running items of open jobs whose
+	// last heartbeat is older than before: their node died. Each is
+	// claimed (its heartbeat set to now) in the same statement, so that
+	// of several nodes looking at once only one gets it.
+	ClaimStaleItems(ctx context.Context, before time.Time, limit int) ([]JobItem, error)
 	// DeleteJobs removes up to limit jobs that ended (done or canceled)
 	// before t, with their items, and returns the artifact keys they held,
 	// so that their blobs can be deleted.

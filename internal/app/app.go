@@ -160,6 +160,7 @@ type JobsConfig struct {
 	MaxAttempts int
 	JobTimeout  time.Duration
 	RescueAfter time.Duration
+	StaleAfter  time.Duration
 	RetryBase   time.Duration
 }
 
@@ -375,6 +376,7 @@ func New(cfg Config) (_ *App, err error) {
 		MaxAttempts: cfg.Jobs.MaxAttempts,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		RescueAfter: cfg.Jobs.RescueAfter,
+		StaleAfter:  cfg.Jobs.StaleAfter,
 		RetryBase:   cfg.Jobs.RetryBase,
 		Logger:      cfg.Logger,
 	})

@@ -212,6 +212,7 @@ func newNode(stdout, stderr io.Writer, use, short string) (*cobra.Command, *app.
 	fs.IntVar(&cfg.Limits.MaxFullPageHeight, "max-full-page-height", 20000, "largest full_page_max_height, in CSS pixels (full-page captures are cut there and flagged)")
 	fs.IntVar(&cfg.Jobs.Workers, "job-workers", 0, "job items captured at once (default: --concurrency)")
 	fs.DurationVar(&cfg.Jobs.JobTimeout, "job-timeout", 3*time.Minute, "longest run of one job item")
+	fs.DurationVar(&cfg.Jobs.StaleAfter, "job-stale-after", 30*time.Second, "run again, on any node, a running job item whose node has not reported on it for this long (it died); nodes report every sixth of it")
 	fs.DurationVar(&cfg.Jobs.RescueAfter, "job-rescue-after", 0, "run again a job item that seems to run this long, its process having died (default: --job-timeout plus a minute)")
 	fs.BoolVar(&cfg.ChargeCacheHits, "charge-cache-hits", false, "count captures served from the cache against the quota")
 	fs.DurationVar(&cfg.JobRetention, "job-retention", 30*24*time.Hour, "how long ended jobs, their items and artifacts are kept")

@@ -19,6 +19,10 @@ import (
 type captureArgs struct {
 	JobID string `json:"job_id"`
 	Index int    `json:"index"`
+	// Rescue tells a run queued for an item whose node died (see
+	// rescue.go) from the item's first one, which River still holds as
+	// running: the two must not be taken for duplicates.
+	Rescue int64 `json:"rescue,omitempty"`
 }
 
 func (captureArgs) Kind() string { return "capture" }
@@ -55,6 +59,7 @@ func (w *captureWorker) Work(ctx context.Context, job *river.Job[captureArgs]) e
 	if err != nil || !started {
 		return err
 	}
+	defer s.beat(ctx, a.JobID, a.Index)()
 	key, err := s.cfg.Store.Key(ctx, j.KeyID)
 	if err != nil {
 		return err

@@ -62,6 +62,10 @@ type Config struct {
 	// lost (its process died) and run again. Defaults to JobTimeout plus a
 	// minute.
 	RescueAfter time.Duration
+	// StaleAfter is how long a running item may go without a heartbeat
+	// (its node beats every sixth of it) before another node takes it for
+	// lost, its node having died, and runs it again. Defaults to 30 s.
+	StaleAfter time.Duration
 	// RetryBase is the first retry's delay; each next one doubles, up to
 	// 5 minutes. Defaults to 2 s.
 	RetryBase time.Duration
@@ -77,6 +81,9 @@ type Service struct {
 	cfg   Config
 	log   *slog.Logger
 	queue queue
+	// stopRescue ends the rescue loop; rescued is closed when it has.
+	stopRescue context.CancelFunc
+	rescued    chan struct{}
 
 	succeeded, failed, delivered, refused atomic.Int64
 }
@@ -107,6 +114,7 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Confi
 	cfg.JobTimeout = cmp.Or(cfg.JobTimeout, 3*time.Minute)
 	cfg.RescueAfter = cmp.Or(cfg.RescueAfter, cfg.JobTimeout+time.Minute)
 	cfg.RetryBase = cmp.Or(cfg.RetryBase, 2*time.Second)
+	cfg.StaleAfter = cmp.Or(cfg.StaleAfter, 30*time.Second)
 	cfg.JobReservationTTL = cmp.Or(cfg.JobReservationTTL, 7*24*time.Hour)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -187,14 +195,23 @@ func (s *Service) Start(ctx context.Context) error {
 	}
 	if len(items) > 0 {
 		s.log.Info("resuming unfinished job items", "items", len(items))
-		return s.enqueue(ctx, items)
+		if err := s.enqueue(ctx, items); err != nil {
+			return err
+		}
 	}
+	rescueCtx, cancel := context.WithCancel(context.Background())
+	s.stopRescue, s.rescued = cancel, make(chan struct{})
+	go s.rescueLoop(rescueCtx)
 	return nil
 }
 
 // Stop stops taking work and waits for the items running (at most until
 // ctx ends, then cancels them: they are run again after a restart).
 func (s *Service) Stop(ctx context.Context) error {
+	if s.stopRescue != nil {
+		s.stopRescue()
+		<-s.rescued
+	}
 	return s.queue.stop(ctx)
 }
 
@@ -212,6 +229,8 @@ type queue interface {
 	insertTx(ctx context.Context, tx any, items []pageshot.JobItem) error
 	// insertWebhook queues the webhook of a job.
 	insertWebhook(ctx context.Context, args webhookArgs) error
+	// insertParams queues the jobs of params.
+	insertParams(ctx context.Context, params []river.InsertManyParams) error
 }
 
 type riverQueue[TTx any] struct{ c *river.Client[TTx] }
@@ -248,6 +267,11 @@ func (q *riverQueue[TTx]) insertTx(ctx context.Context, tx any, items []pageshot
 		}
 	}
 	return nil
+}
+
+func (q *riverQueue[TTx]) insertParams(ctx context.Context, params []river.InsertManyParams) error {
+	_, err := q.c.InsertMany(ctx, params)
+	return err
 }
 
 func (q *riverQueue[TTx]) insertWebhook(ctx context.Context, args webhookArgs) error {

@@ -365,6 +365,30 @@ func (s *Store) UnfinishedItems(ctx context.Context) ([]pageshot.JobItem, error)
 	return items, nil
 }
 
+// Heartbeat implements pageshot.JobStore.
+func (s *Store) Heartbeat(ctx context.Context, jobID string, index int) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE job_items SET updated_at = $1 WHERE job_id = $2 AND idx = $3 AND status = 'running'`,
+		time.Now(), jobID, index); err != nil {
+		return storeError("job item heartbeat", err)
+	}
+	return nil
+}
+
+// ClaimStaleItems implements pageshot.JobStore. SKIP LOCKED leaves the
+// items another node is claiming (or finishing) at the same moment to it.
+func (s *Store) ClaimStaleItems(ctx context.Context, before time.Time, limit int) ([]pageshot.JobItem, error) {
+	rows, _ := s.pool.Query(ctx, `UPDATE job_items SET updated_at = $1
+		WHERE (job_id, idx) IN (SELECT i.job_id, i.idx FROM job_items i JOIN jobs j ON j.id = i.job_id
+			WHERE i.status = 'running' AND i.updated_at < $2 AND j.status IN ('queued', 'running')
+			ORDER BY i.updated_at LIMIT $3 FOR UPDATE OF i SKIP LOCKED)
+		RETURNING `+itemColumns, time.Now(), before, limit)
+	items, err := collectItems(rows)
+	if err != nil {
+		return nil, storeError("claim stale items", err)
+	}
+	return items, nil
+}
+
 // DeleteJobs implements pageshot.JobStore. Nodes sweeping at once take
 // different jobs (SKIP LOCKED).
 func (s *Store) DeleteJobs(ctx context.Context, before time.Time, limit int) ([]string, error) {

@@ -316,6 +316,37 @@ func (s *Store) UnfinishedItems(ctx context.Context) ([]pageshot.JobItem, error)
 	return items, rows.Err()
 }
 
+// Heartbeat implements pageshot.JobStore.
+func (s *Store) Heartbeat(ctx context.Context, jobID string, index int) error {
+	if _, err := s.db.ExecContext(ctx, `UPDATE job_items SET updated_at = ? WHERE job_id = ? AND idx = ? AND status = 'running'`,
+		time.Now().UnixNano(), jobID, index); err != nil {
+		return fmt.Errorf("job item heartbeat: %w", interpret(err))
+	}
+	return nil
+}
+
+// ClaimStaleItems implements pageshot.JobStore.
+func (s *Store) ClaimStaleItems(ctx context.Context, before time.Time, limit int) ([]pageshot.JobItem, error) {
+	rows, err := s.db.QueryContext(ctx, `UPDATE job_items SET updated_at = ?
+		WHERE rowid IN (SELECT job_items.rowid FROM job_items JOIN jobs ON jobs.id = job_items.job_id
+			WHERE job_items.status = 'running' AND job_items.updated_at < ? AND jobs.status IN ('queued', 'running')
+			ORDER BY job_items.updated_at LIMIT ?)
+		RETURNING `+itemColumns, time.Now().UnixNano(), before.UnixNano(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim stale items: %w", interpret(err))
+	}
+	defer rows.Close()
+	var items []pageshot.JobItem
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("claim stale items: %w", err)
+		}
+		items = append(items, *it)
+	}
+	return items, rows.Err()
+}
+
 // DeleteJobs implements pageshot.JobStore.
 func (s *Store) DeleteJobs(ctx context.Context, before time.Time, limit int) ([]string, error) {
 	var artifacts []string

@@ -33,6 +33,7 @@ func Exercise(t *testing.T, open func(t *testing.T) Store) {
 	t.Run("job quota", func(t *testing.T) { testJobQuota(t, open(t)) })
 	t.Run("job quota is never overshot", func(t *testing.T) { testConcurrentJobQuota(t, open(t)) })
 	t.Run("cache", func(t *testing.T) { testCache(t, open(t)) })
+	t.Run("stale items", func(t *testing.T) { testStaleItems(t, open(t)) })
 }
 
 func testJobs(t *testing.T, s Store) {
