@@ -2,81 +2,20 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/pageshot/pageshot/internal/proc"
 )
-
-// proc is one process as /proc shows it.
-type proc struct {
-	pid, ppid int
-	state     string
-	comm      string
-}
-
-func readProcs() map[int]proc {
-	out := map[int]proc{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		out[pid] = proc{pid: pid, ppid: ppid, state: f[0], comm: s[strings.IndexByte(s, '(')+1 : i]}
-	}
-	return out
-}
-
-// below returns the processes under root (not root itself).
-func below(all map[int]proc, root int) []proc {
-	var out []proc
-	for _, p := range all {
-		for q := p.ppid; q > 0; {
-			if q == root {
-				out = append(out, p)
-				break
-			}
-			parent, ok := all[q]
-			if !ok {
-				break
-			}
-			q = parent.ppid
-		}
-	}
-	return out
-}
 
 // rss returns the resident memory of pid in bytes (0 when gone).
 func rss(pid int) int64 {
-	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
+	n, _ := proc.RSS(pid)
+	return n
 }
 
 // pss returns the proportional set size of pid in bytes (its share of
@@ -105,21 +44,6 @@ func fds(pid int) int {
 	return len(entries)
 }
 
-// browserPID returns the live browser process started by server: a direct
-// child running Chromium without --type=.
-func browserPID(server int) int {
-	for _, p := range readProcs() {
-		if p.ppid != server || p.state == "Z" || !strings.Contains(strings.ToLower(p.comm), "chrom") {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pid), "cmdline"))
-		if len(cmdline) > 0 && !bytes.Contains(cmdline, []byte("--type=")) {
-			return p.pid
-		}
-	}
-	return 0
-}
-
 // metric reads one unlabelled value from a Prometheus text page.
 func metric(base, name string) (float64, error) {
 	res, err := http.Get(base + "/metrics")
@@ -146,13 +70,14 @@ type sample struct {
 
 func take(server int, base string) sample {
 	s := sample{serverRSS: rss(server), fds: fds(server)}
-	for _, p := range below(readProcs(), server) {
+	all, _ := proc.List()
+	for _, p := range proc.Descendants(all, server) {
 		s.procs++
-		if p.state == "Z" {
+		if p.Zombie() {
 			s.zombies++
 			continue
 		}
-		s.chromePSS += pss(p.pid)
+		s.chromePSS += pss(p.PID)
 	}
 	if g, err := metric(base, "go_goroutines"); err == nil {
 		s.goroutines = int(g)

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/pageshot/pageshot/internal/browser"
 )
 
 const page = `<!doctype html><html><head><title>soak</title><style>body{margin:0;font:16px sans-serif;background:#f4f4f4}
@@ -230,7 +232,7 @@ func run(ctx context.Context, c config) error {
 	if c.killEvery > 0 {
 		wg.Go(func() {
 			for every(lctx, c.killEvery) {
-				if b := browserPID(pid); b != 0 && syscall.Kill(b, syscall.SIGKILL) == nil {
+				if b := browser.BrowserProcess(pid); b != 0 && syscall.Kill(b, syscall.SIGKILL) == nil {
 					kills.Add(1)
 				}
 			}

@@ -131,21 +131,8 @@ func TestDrainExpired(t *testing.T) {
 // renderer processes under the browser process root.
 func rendererRSS(root int) int64 {
 	var most int64
-	for _, pid := range descendants("chrom") {
-		if !isUnder(pid, root) {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-		if !strings.Contains(string(cmdline), "--type=renderer") {
-			continue
-		}
-		statm, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "statm"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(statm))
-		pages, _ := strconv.ParseInt(f[1], 10, 64)
-		most = max(most, pages*int64(os.Getpagesize()))
+	for _, r := range browser.Renderers(root) {
+		most = max(most, r.RSS)
 	}
 	return most
 }

@@ -7,7 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -15,47 +15,17 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/proc"
 )
 
 // descendants returns the pids of every live process under this test
 // process whose command contains name, zombies included.
 func descendants(name string) []int {
-	entries, _ := os.ReadDir("/proc")
-	parent := map[int]int{}
-	comm := map[int]string{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(fields[1])
-		parent[pid] = ppid
-		comm[pid] = s[strings.IndexByte(s, '(')+1 : i]
-	}
-	self := os.Getpid()
+	all, _ := proc.List()
 	var out []int
-	for pid := range parent {
-		for p := parent[pid]; p > 1; p = parent[p] {
-			if p == self {
-				if strings.Contains(strings.ToLower(comm[pid]), name) {
-					out = append(out, pid)
-				}
-				break
-			}
+	for _, p := range proc.Descendants(all, os.Getpid()) {
+		if strings.Contains(strings.ToLower(p.Comm), name) {
+			out = append(out, p.PID)
 		}
 	}
 	return out
@@ -142,19 +112,8 @@ func TestBrowserKilled(t *testing.T) {
 
 // isUnder reports whether pid is root or one of its descendants.
 func isUnder(pid, root int) bool {
-	for p := pid; p > 1; {
-		if p == root {
-			return true
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p), "stat"))
-		if err != nil {
-			return false
-		}
-		s := string(stat)
-		fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		p, _ = strconv.Atoi(fields[1])
-	}
-	return false
+	all, _ := proc.List()
+	return pid == root || slices.ContainsFunc(proc.Descendants(all, root), func(p proc.Process) bool { return p.PID == pid })
 }
 
 // TestRendererCrash makes the renderer run out of JavaScript heap: the

@@ -5,10 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -111,16 +107,16 @@ func (inst *instance) watchMemory() {
 				return
 			case <-t.C:
 			}
-			for _, r := range renderers(inst.pid) {
-				if r.rss <= limit {
+			for _, r := range Renderers(inst.pid) {
+				if r.RSS <= limit {
 					continue
 				}
 				w.mu.Lock()
 				w.lastKill = time.Now()
 				w.mu.Unlock()
 				inst.pool.memKills.Add(1)
-				inst.pool.log.Warn("renderer passed the memory limit; killing it", "pid", r.pid, "rss", r.rss, "limit", limit)
-				_ = syscall.Kill(r.pid, syscall.SIGKILL)
+				inst.pool.log.Warn("renderer passed the memory limit; killing it", "pid", r.PID, "rss", r.RSS, "limit", limit)
+				_ = syscall.Kill(r.PID, syscall.SIGKILL)
 			}
 		}
 	}()
@@ -173,69 +169,4 @@ func (p *Pool) outOfMemory(t *tab, err error) error {
 		return &pageshot.Error{Code: pageshot.CodePageTooLarge, Message: fmt.Sprintf("The page used more than %d bytes of memory.", p.cfg.MaxRendererMemory), Err: err}
 	}
 	return err
-}
-
-// process is a renderer process and its resident memory in bytes.
-type process struct {
-	pid int
-	rss int64
-}
-
-// renderers returns the renderer processes under the browser process root.
-func renderers(root int) []process {
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
-	parent := map[int]int{}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		parent[pid], _ = strconv.Atoi(f[1])
-	}
-	page := int64(os.Getpagesize())
-	var out []process
-	for pid := range parent {
-		under := false
-		for q := parent[pid]; q > 1; q = parent[q] {
-			if q == root {
-				under = true
-				break
-			}
-		}
-		if !under {
-			continue
-		}
-		dir := filepath.Join("/proc", strconv.Itoa(pid))
-		cmdline, err := os.ReadFile(filepath.Join(dir, "cmdline"))
-		if err != nil || !bytes.Contains(cmdline, []byte("--type=renderer")) {
-			continue
-		}
-		statm, err := os.ReadFile(filepath.Join(dir, "statm"))
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(statm))
-		if len(f) < 2 {
-			continue
-		}
-		pages, _ := strconv.ParseInt(f[1], 10, 64)
-		out = append(out, process{pid: pid, rss: pages * page})
-	}
-	return out
 }

@@ -17,73 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pageshot/pageshot/internal/browser"
+	"github.com/pageshot/pageshot/internal/proc"
 )
-
-// proc is a process as /proc shows it.
-type proc struct {
-	pid, ppid int
-	state     string
-	comm      string
-}
-
-func procs() map[int]proc {
-	out := map[int]proc{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 {
-			continue
-		}
-		ppid, _ := strconv.Atoi(f[1])
-		out[pid] = proc{pid: pid, ppid: ppid, state: f[0], comm: s[strings.IndexByte(s, '(')+1 : i]}
-	}
-	return out
-}
-
-// under returns the processes below root.
-func under(all map[int]proc, root int) []proc {
-	var out []proc
-	for _, p := range all {
-		for q := p.ppid; q > 0; q = all[q].ppid {
-			if q == root {
-				out = append(out, p)
-				break
-			}
-			if _, ok := all[q]; !ok {
-				break
-			}
-		}
-	}
-	return out
-}
-
-// browserOf returns the live browser process started by the process pid
-// (a direct child running Chromium without --type=), or 0.
-func browserOf(pid int) int {
-	for _, p := range procs() {
-		if p.ppid != pid || p.state == "Z" || !strings.Contains(strings.ToLower(p.comm), "chrom") {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(p.pid), "cmdline"))
-		if len(cmdline) > 0 && !bytes.Contains(cmdline, []byte("--type=")) {
-			return p.pid
-		}
-	}
-	return 0
-}
 
 // TestPID1ReapsOrphans runs the real binary as PID 1 of a new PID
 // namespace, as in a container without an init, and kills its browser
@@ -112,9 +49,13 @@ func TestPID1ReapsOrphans(t *testing.T) {
 
 	// pageshot is unshare's child, PID 1 inside its namespace.
 	var init int
-	for _, q := range procs() {
-		if q.ppid == p.cmd.Process.Pid {
-			init = q.pid
+	all, err := proc.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range all {
+		if q.PPID == p.cmd.Process.Pid {
+			init = q.PID
 		}
 	}
 	status, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(init), "status"))
@@ -145,16 +86,16 @@ func TestPID1ReapsOrphans(t *testing.T) {
 	}
 	capture()
 	for round := range 3 {
-		browser := browserOf(init)
-		if browser == 0 {
+		killed := browser.BrowserProcess(init)
+		if killed == 0 {
 			t.Fatalf("round %d: no browser under pageshot", round)
 		}
-		if err := syscall.Kill(browser, syscall.SIGKILL); err != nil {
+		if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
 		deadline := time.Now().Add(30 * time.Second)
 		for {
-			if b := browserOf(init); b != 0 && b != browser {
+			if b := browser.BrowserProcess(init); b != 0 && b != killed {
 				if res, err := http.Get(p.base + "/readyz"); err == nil {
 					res.Body.Close()
 					if res.StatusCode == 200 {
@@ -170,12 +111,13 @@ func TestPID1ReapsOrphans(t *testing.T) {
 		capture()
 	}
 
-	var zombies []proc
+	var zombies []proc.Process
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		zombies = zombies[:0]
-		for _, q := range under(procs(), init) {
-			if q.state == "Z" {
+		all, _ := proc.List()
+		for _, q := range proc.Descendants(all, init) {
+			if q.Zombie() {
 				zombies = append(zombies, q)
 			}
 		}

@@ -11,12 +11,11 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pageshot/pageshot/internal/proc"
 )
 
 // Config configures Start. Zero fields take the defaults in their comments.
@@ -130,34 +129,13 @@ func (r *Reaper) run() {
 }
 
 // zombieChildren returns the children of parent that have exited and wait
-// to be collected (state Z in /proc/PID/stat).
+// to be collected.
 func zombieChildren(parent int) map[int]bool {
 	out := map[int]bool{}
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return out
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid …; comm may hold spaces and parentheses.
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(s[i+1:])
-		if len(f) < 2 || f[0] != "Z" {
-			continue
-		}
-		if ppid, _ := strconv.Atoi(f[1]); ppid == parent {
-			out[pid] = true
+	all, _ := proc.List()
+	for _, p := range all {
+		if p.PPID == parent && p.Zombie() {
+			out[p.PID] = true
 		}
 	}
 	return out
