@@ -127,32 +127,8 @@ func TestServeBinary(t *testing.T) {
 	bin := binary(t)
 	srv := page(t)
 	dataDir := filepath.Join(t.TempDir(), "data")
-	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir, "--log-level", "debug")
-	cmd.Env = append(os.Environ(), "PAGESHOT_EGRESS_ALLOW=127.0.0.1/32")
-	var stdout, logs syncBuffer
-	cmd.Stdout = &stdout
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	addr := make(chan string, 1)
-	go func() {
-		re := regexp.MustCompile(`listening on (http://[0-9.:]+)`)
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			logs.Write([]byte(sc.Text() + "\n"))
-			if m := re.FindStringSubmatch(sc.Text()); m != nil {
-				addr <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case base = <-addr:
-	case <-time.After(60 * time.Second):
-		t.Fatal("no listening line")
-	}
+	p := startServe(t, bin, "--data-dir", dataDir, "--log-level", "debug")
+	cmd, base, stdout, logs := p.cmd, p.base, p.stdout, p.logs
 	m := regexp.MustCompile(`API key:\s+(\S+)\s+signing secret:\s+(\S+)\s+webhook secret:\s+(\S+)`).FindStringSubmatch(stdout.String())
 	if m == nil {
 		t.Fatalf("the first start printed no key: %q", stdout.String())
@@ -367,6 +343,52 @@ func (p *serveProc) job(t *testing.T, key, id string) jobState {
 	return j
 }
 
+// key returns the API key that the first start of serve printed.
+func (p *serveProc) key(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
+	if m == nil {
+		t.Fatalf("no key printed: %s", p.stdout.String())
+	}
+	return m[1]
+}
+
+// submitJob posts a job (body is the request's JSON) and returns it as
+// accepted.
+func (p *serveProc) submitJob(t *testing.T, key, body string) jobState {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/jobs", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+key)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var j jobState
+	json.NewDecoder(res.Body).Decode(&j)
+	if res.StatusCode != 202 {
+		t.Fatalf("submit: %d", res.StatusCode)
+	}
+	return j
+}
+
+// waitJob polls the job id until it is done and returns it; past within it
+// fails the test, saying what did not happen.
+func (p *serveProc) waitJob(t *testing.T, key, id string, within time.Duration, what string) jobState {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		j := p.job(t, key, id)
+		if j.Status == "done" {
+			return j
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %+v\n%s", what, j, p.logs.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // TestJobSurvivesKill: serve is killed (SIGKILL) in the middle of a job and
 // started again on the same data directory; the job finishes with no item
 // lost or done twice, and quota charged once per item.
@@ -396,29 +418,14 @@ func testJobSurvivesKill(t *testing.T, store []string) {
 	os.WriteFile(config, []byte("plans:\n  default:\n    rate_per_minute: 100000\n"), 0o600)
 	args := append([]string{"--data-dir", dataDir, "--config", config, "--concurrency", "2", "--job-timeout", "8s", "--job-rescue-after", "9s"}, store...)
 	first := startServe(t, bin, args...)
-	m := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(first.stdout.String())
-	if m == nil {
-		t.Fatalf("no key printed: %s", first.stdout.String())
-	}
-	key := m[1]
+	key := first.key(t)
 
 	const n = 20
 	var items []string
 	for i := range n {
 		items = append(items, fmt.Sprintf(`{"url":"%s/?n=%d","viewport_width":300,"viewport_height":200}`, target.URL, i))
 	}
-	req, _ := http.NewRequest(http.MethodPost, first.base+"/v1/jobs", strings.NewReader(`{"items":[`+strings.Join(items, ",")+`]}`))
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j jobState
-	json.NewDecoder(res.Body).Decode(&j)
-	res.Body.Close()
-	if res.StatusCode != 202 {
-		t.Fatalf("submit: %d", res.StatusCode)
-	}
+	j := first.submitJob(t, key, `{"items":[`+strings.Join(items, ",")+`]}`)
 
 	deadline := time.Now().Add(time.Minute)
 	for first.job(t, key, j.ID).Succeeded < 2 {
@@ -440,17 +447,7 @@ func testJobSurvivesKill(t *testing.T, store []string) {
 	if strings.Contains(second.stdout.String(), "API key:") {
 		t.Error("the restart created another first key")
 	}
-	deadline = time.Now().Add(2 * time.Minute)
-	for {
-		j = second.job(t, key, j.ID)
-		if j.Status == "done" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the job did not finish after the restart: %+v\n%s", j, second.logs.String())
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	j = second.waitJob(t, key, j.ID, 2*time.Minute, "the job did not finish after the restart")
 	if j.Succeeded != n || j.Failed != 0 {
 		t.Errorf("after the restart: %d succeeded, %d failed, want %d and 0: %+v", j.Succeeded, j.Failed, n, j)
 	}
@@ -530,7 +527,7 @@ func TestBatchLocal(t *testing.T) {
 func TestBatchServer(t *testing.T) {
 	site := batchSite(t)
 	srv := startServe(t, binary(t), "--data-dir", filepath.Join(t.TempDir(), "data"))
-	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(srv.stdout.String())[1]
+	key := srv.key(t)
 	out := t.TempDir()
 	var stdout, stderr bytes.Buffer
 	code := cli.Run(context.Background(), []string{"pageshot", "batch", batchFile(t, site.URL), "-o", out, "--server", srv.base, "--key", key, "--width", "640"}, &stdout, &stderr)

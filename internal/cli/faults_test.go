@@ -42,10 +42,7 @@ func TestPID1ReapsOrphans(t *testing.T) {
 	// when the test kills unshare.
 	p := startServeUnder(t, []string{"unshare", "-p", "-f", "--mount-proc", "--kill-child"}, bin,
 		"--data-dir", filepath.Join(dir, "data"), "--config", config, "--concurrency", "2")
-	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
-	if key == nil {
-		t.Fatalf("no key printed: %s", p.stdout.String())
-	}
+	key := p.key(t)
 
 	// pageshot is unshare's child, PID 1 inside its namespace.
 	var init int
@@ -66,7 +63,7 @@ func TestPID1ReapsOrphans(t *testing.T) {
 	capture := func() {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/screenshot", strings.NewReader(`{"url":"`+target.URL+`","viewport_width":300,"viewport_height":200}`))
-		req.Header.Set("Authorization", "Bearer "+key[1])
+		req.Header.Set("Authorization", "Bearer "+key)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
@@ -146,10 +143,7 @@ func TestDrainExitStatus(t *testing.T) {
 	}))
 	t.Cleanup(target.Close)
 	p := startServe(t, bin, "--data-dir", filepath.Join(t.TempDir(), "data"), "--shutdown-timeout", "1s")
-	key := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(p.stdout.String())
-	if key == nil {
-		t.Fatalf("no key printed: %s", p.stdout.String())
-	}
+	key := p.key(t)
 	type answer struct {
 		status int
 		body   string
@@ -158,7 +152,7 @@ func TestDrainExitStatus(t *testing.T) {
 	answers := make(chan answer, 1)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/screenshot", strings.NewReader(`{"url":"`+target.URL+`","timeout":50}`))
-		req.Header.Set("Authorization", "Bearer "+key[1])
+		req.Header.Set("Authorization", "Bearer "+key)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
 			answers <- answer{body: err.Error()}

@@ -8,8 +8,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -56,24 +54,8 @@ func TestStaleItemRescued(t *testing.T) {
 	args := []string{"--data-dir", filepath.Join(dir, "data"), "--config", config, "--concurrency", "2",
 		"--job-timeout", "2m", "--job-rescue-after", "10m", "--job-stale-after", "3s"}
 	first := startServe(t, bin, args...)
-	m := regexp.MustCompile(`API key:\s+(\S+)`).FindStringSubmatch(first.stdout.String())
-	if m == nil {
-		t.Fatalf("no key printed: %s", first.stdout.String())
-	}
-	key := m[1]
-	body := fmt.Sprintf(`{"items":[{"url":"%[1]s/?n=0"},{"url":"%[1]s/?n=1"}],"defaults":{"viewport_width":300,"viewport_height":200,"timeout":60}}`, target.URL)
-	req, _ := http.NewRequest(http.MethodPost, first.base+"/v1/jobs", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var j jobState
-	json.NewDecoder(res.Body).Decode(&j)
-	res.Body.Close()
-	if res.StatusCode != 202 {
-		t.Fatalf("submit: %d", res.StatusCode)
-	}
+	key := first.key(t)
+	j := first.submitJob(t, key, fmt.Sprintf(`{"items":[{"url":"%[1]s/?n=0"},{"url":"%[1]s/?n=1"}],"defaults":{"viewport_width":300,"viewport_height":200,"timeout":60}}`, target.URL))
 	deadline := time.Now().Add(time.Minute)
 	for fetches("0") == 0 || fetches("1") == 0 {
 		if time.Now().After(deadline) {
@@ -86,17 +68,7 @@ func TestStaleItemRescued(t *testing.T) {
 	killed := time.Now()
 
 	second := startServe(t, bin, args...)
-	deadline = time.Now().Add(45 * time.Second)
-	for {
-		j = second.job(t, key, j.ID)
-		if j.Status == "done" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the items of the dead node were not rescued within 45 s: %+v\n%s", j, second.logs.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	j = second.waitJob(t, key, j.ID, 45*time.Second, "the items of the dead node were not rescued within 45 s")
 	t.Logf("rescued %v after the kill", time.Since(killed).Round(100*time.Millisecond))
 	if j.Succeeded != 2 || j.Failed != 0 {
 		t.Errorf("%d succeeded, %d failed, want 2 and 0", j.Succeeded, j.Failed)
