@@ -131,14 +131,21 @@ func (s *Server) optionDocs(w http.ResponseWriter, r *http.Request) {
 	for _, d := range pageshot.OptionDocs() {
 		list = append(list, entry(d))
 	}
+	s.listDoc(w, r, "Capture options", "options", optionsTable, list)
+}
+
+// listDoc serves a generated reference list: as {"key": list} to a client
+// that accepts JSON, otherwise as the HTML page title with page executed on
+// list as its body.
+func (s *Server) listDoc(w http.ResponseWriter, r *http.Request, title, key string, page *template.Template, list any) {
 	if accepts(r, "application/json") {
-		writeJSON(w, http.StatusOK, map[string]any{"options": list})
+		writeJSON(w, http.StatusOK, map[string]any{key: list})
 		return
 	}
 	var body bytes.Buffer
-	if err := optionsTable.Execute(&body, list); err != nil {
+	if err := page.Execute(&body, list); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.renderDoc(w, docPage{Title: "Capture options", Body: template.HTML(body.String())})
+	s.renderDoc(w, docPage{Title: title, Body: template.HTML(body.String())})
 }

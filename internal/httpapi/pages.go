@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"bytes"
 	_ "embed"
 	"encoding/json"
 	"html/template"
@@ -64,16 +63,7 @@ func (s *Server) errorDocs(w http.ResponseWriter, r *http.Request) {
 	for _, c := range pageshot.Catalogue() {
 		list = append(list, entry{string(c.Code), c.Status, c.Title, c.Retryable, c.When})
 	}
-	if accepts(r, "application/json") {
-		writeJSON(w, http.StatusOK, map[string]any{"errors": list})
-		return
-	}
-	var body bytes.Buffer
-	if err := errorsPage.Execute(&body, list); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	s.renderDoc(w, docPage{Title: "Error codes", Body: template.HTML(body.String())})
+	s.listDoc(w, r, "Error codes", "errors", errorsPage, list)
 }
 
 //go:embed playground.html
