@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,11 +16,7 @@ import (
 // trigger makes the ledger refuse that write.
 func TestFinishItemChargeFails(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "pageshot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	period, _ := pageshot.Period(time.Now())
 	j := &pageshot.Job{ID: "j", KeyID: "k", Kind: pageshot.JobBatch, CreatedAt: time.Now(),
 		Items: []pageshot.JobItem{{URL: "https://a.example/", Options: []byte(`{}`)}}}

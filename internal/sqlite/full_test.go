@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -18,11 +17,7 @@ import (
 // again once there is room.
 func TestDiskFull(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "pageshot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	// One connection, so the per-connection pragma holds for every call.
 	s.db.SetMaxOpenConns(1)
 	var pages int64
@@ -55,13 +50,9 @@ func TestDiskFull(t *testing.T) {
 // reservation is refused at the door, the same way.
 func TestNoRoom(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "pageshot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	s.MinFree = 1 << 62 // more than any disk has
-	_, _, _, err = s.Reserve(ctx, "key", "2026-11", 0, time.Hour)
+	_, _, _, err := s.Reserve(ctx, "key", "2026-11", 0, time.Hour)
 	var pe *pageshot.Error
 	if !errors.As(err, &pe) || pe.Code != pageshot.CodeServiceUnavailable || pe.RetryAfter <= 0 {
 		t.Fatalf("no room: %v, want service_unavailable with a Retry-After", err)
@@ -76,11 +67,7 @@ func TestNoRoom(t *testing.T) {
 // MaxOpenConns connections (each holds three files).
 func TestPoolBounded(t *testing.T) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(t.TempDir(), "pageshot.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := openTemp(t)
 	var wg sync.WaitGroup
 	for range 120 {
 		wg.Go(func() {
