@@ -167,37 +167,21 @@ func testConcurrentJobQuota(t *testing.T, s Store) {
 	ctx := context.Background()
 	const limit = 10
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		granted int64
-		errs    []error
+		wg    sync.WaitGroup
+		calls tally
 	)
 	for i := range 12 {
 		wg.Go(func() {
 			_, ok, err := s.CreateJob(ctx, newJob(fmt.Sprintf("cj%d", i), "c", 2), pageshot.JobQuota{Period: "p", Limit: limit, Units: 2, TTL: time.Hour}, nil)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			} else if ok {
-				granted += 2
-			}
+			calls.add(2, ok, err)
 		})
 		wg.Go(func() {
 			_, _, ok, err := s.Reserve(ctx, "c", "p", limit, time.Hour)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			} else if ok {
-				granted++
-			}
+			calls.add(1, ok, err)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	granted := calls.total(t)
 	u, err := s.Usage(ctx, "c", "p")
 	if err != nil {
 		t.Fatal(err)

@@ -270,31 +270,51 @@ func testConcurrentReserve(t *testing.T, s Store) {
 		}
 	}
 	var wg sync.WaitGroup
-	var mu sync.Mutex
-	granted := 0
-	var errs []error
+	var calls tally
 	for range 50 {
 		wg.Go(func() {
 			r, _, ok, err := s.Reserve(ctx, "c", "p", 10, time.Minute)
 			if err == nil && ok {
 				err = s.Commit(ctx, r)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-			}
-			if ok {
-				granted++
-			}
+			calls.add(1, ok, err)
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
+	granted := calls.total(t)
 	u, err := s.Usage(ctx, "c", "p")
 	if granted != 5 || err != nil || u != (pageshot.Usage{Committed: 10}) {
 		t.Errorf("granted %d of 50, usage %+v (%v); want 5 and 10 committed", granted, u, err)
 	}
+}
+
+// tally counts the units that concurrent calls were granted and collects
+// their errors.
+type tally struct {
+	mu      sync.Mutex
+	granted int64
+	errs    []error
+}
+
+// add records one call's answer: err, or n units granted when ok.
+func (c *tally) add(n int64, ok bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.errs = append(c.errs, err)
+	} else if ok {
+		c.granted += n
+	}
+}
+
+// total fails t with the calls' errors, if any, and returns the units
+// granted.
+func (c *tally) total(t *testing.T) int64 {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := errors.Join(c.errs...); err != nil {
+		t.Fatal(err)
+	}
+	return c.granted
 }
