@@ -124,10 +124,7 @@ func testQuotaAcrossNodes(t *testing.T, open func(t *testing.T) (a, b Store)) {
 			s = b
 		}
 		wg.Go(func() {
-			r, _, ok, err := s.Reserve(ctx, "k", "p", 5, time.Minute)
-			if err == nil && ok {
-				err = s.Commit(ctx, r)
-			}
+			ok, err := capture(ctx, s, "k", "p", 5)
 			calls.add(1, ok, err)
 		})
 	}

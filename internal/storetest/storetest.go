@@ -273,10 +273,7 @@ func testConcurrentReserve(t *testing.T, s Store) {
 	var calls tally
 	for range 50 {
 		wg.Go(func() {
-			r, _, ok, err := s.Reserve(ctx, "c", "p", 10, time.Minute)
-			if err == nil && ok {
-				err = s.Commit(ctx, r)
-			}
+			ok, err := capture(ctx, s, "c", "p", 10)
 			calls.add(1, ok, err)
 		})
 	}
@@ -286,6 +283,16 @@ func testConcurrentReserve(t *testing.T, s Store) {
 	if granted != 5 || err != nil || u != (pageshot.Usage{Committed: 10}) {
 		t.Errorf("granted %d of 50, usage %+v (%v); want 5 and 10 committed", granted, u, err)
 	}
+}
+
+// capture takes one unit of key's quota of limit in period as a capture
+// does: it reserves the unit and, when granted (ok), commits it.
+func capture(ctx context.Context, s Store, key, period string, limit int64) (ok bool, err error) {
+	r, _, ok, err := s.Reserve(ctx, key, period, limit, time.Minute)
+	if err == nil && ok {
+		err = s.Commit(ctx, r)
+	}
+	return ok, err
 }
 
 // tally counts the units that concurrent calls were granted and collects
