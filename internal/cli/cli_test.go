@@ -327,14 +327,22 @@ type jobState struct {
 	} `json:"items"`
 }
 
-func (p *serveProc) job(t *testing.T, key, id string) jobState {
+// do sends a request to serve with key as its bearer token (body may be
+// empty) and returns the answer, whose body the caller closes.
+func (p *serveProc) do(t *testing.T, method, path, key, body string) *http.Response {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, p.base+"/v1/jobs/"+id, nil)
+	req, _ := http.NewRequest(method, p.base+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+key)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return res
+}
+
+func (p *serveProc) job(t *testing.T, key, id string) jobState {
+	t.Helper()
+	res := p.do(t, http.MethodGet, "/v1/jobs/"+id, key, "")
 	defer res.Body.Close()
 	var j jobState
 	if err := json.NewDecoder(res.Body).Decode(&j); err != nil || res.StatusCode != 200 {
@@ -357,12 +365,7 @@ func (p *serveProc) key(t *testing.T) string {
 // accepted.
 func (p *serveProc) submitJob(t *testing.T, key, body string) jobState {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/jobs", strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+key)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	res := p.do(t, http.MethodPost, "/v1/jobs", key, body)
 	defer res.Body.Close()
 	var j jobState
 	json.NewDecoder(res.Body).Decode(&j)

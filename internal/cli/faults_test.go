@@ -62,12 +62,7 @@ func TestPID1ReapsOrphans(t *testing.T) {
 
 	capture := func() {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, p.base+"/v1/screenshot", strings.NewReader(`{"url":"`+target.URL+`","viewport_width":300,"viewport_height":200}`))
-		req.Header.Set("Authorization", "Bearer "+key)
-		res, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
+		res := p.do(t, http.MethodPost, "/v1/screenshot", key, `{"url":"`+target.URL+`","viewport_width":300,"viewport_height":200}`)
 		defer res.Body.Close()
 		body, _ := io.ReadAll(res.Body)
 		if res.StatusCode != 200 {
