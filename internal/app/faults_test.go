@@ -87,11 +87,7 @@ func TestFrozenBrowser(t *testing.T) {
 	}
 	mustContain(t, string(s.get(t, "/metrics").body), `pageshot_browser_restarts_total{reason="hang"} 1`)
 	// The frozen process is gone, not left stopped.
-	deadline = time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if syscall.Kill(pid, 0) == nil {
+	if !gone(pid) {
 		t.Errorf("the frozen browser %d still exists", pid)
 	}
 }

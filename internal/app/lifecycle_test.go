@@ -116,6 +116,19 @@ func isUnder(pid, root int) bool {
 	return pid == root || slices.ContainsFunc(proc.Descendants(all, root), func(p proc.Process) bool { return p.PID == pid })
 }
 
+// gone waits up to 10 seconds for the process pid to stop existing, and
+// says whether it did.
+func gone(pid int) bool {
+	deadline := time.Now().Add(10 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}
+
 // TestRendererCrash makes the renderer run out of JavaScript heap: the
 // capture answers page_too_large, not retryable (the same page would take
 // the same memory again), and the next capture works.
@@ -191,11 +204,7 @@ func TestRecycle(t *testing.T) {
 		t.Errorf("pid %d → %d, stats %+v: want one restart and no crash", first, s.app.Pool().PID(), s.app.Pool().Stats())
 	}
 	// The retired browser is gone.
-	deadline = time.Now().Add(10 * time.Second)
-	for syscall.Kill(first, 0) == nil && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	if syscall.Kill(first, 0) == nil {
+	if !gone(first) {
 		t.Errorf("the retired browser %d still runs", first)
 	}
 }
