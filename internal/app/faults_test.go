@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -358,6 +359,7 @@ func TestSandbox(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for renderers == 0 && time.Now().Before(deadline) {
 		procs, renderers = 0, 0
+		rs := browser.Renderers(root)
 		for _, pid := range descendants("chrom") {
 			if !isUnder(pid, root) {
 				continue
@@ -373,8 +375,7 @@ func TestSandbox(t *testing.T) {
 					break
 				}
 			}
-			cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
-			if !strings.Contains(string(cmdline), "--type=renderer") {
+			if !slices.ContainsFunc(rs, func(r browser.RendererProcess) bool { return r.PID == pid }) {
 				continue
 			}
 			renderers++
