@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 )
 
 var (
@@ -354,7 +353,9 @@ func TestPages(t *testing.T) {
 	if err := json.Unmarshal(r.body, &doc); err != nil || doc["openapi"] == nil {
 		t.Errorf("/openapi.json: %v", err)
 	}
-	time.Sleep(10 * time.Millisecond)
+	// A capture of its own, so that the capture histogram has a series
+	// whatever ran before.
+	wantImage(t, s.post(t, map[string]any{"html": "<p>metrics</p>", "viewport_width": 200, "viewport_height": 100}), "image/png")
 	r = s.get(t, "/metrics")
 	for _, m := range []string{"pageshot_http_requests_total", "pageshot_capture_duration_seconds", "pageshot_queue_depth", "pageshot_pool_in_use", "pageshot_browser_restarts_total"} {
 		mustContain(t, string(r.body), m)
