@@ -59,8 +59,9 @@ type composeService struct {
 		Test    []string `yaml:"test"`
 		Disable bool     `yaml:"disable"`
 	} `yaml:"healthcheck"`
-	Volumes []string `yaml:"volumes"`
-	Restart string   `yaml:"restart"`
+	Volumes     []string `yaml:"volumes"`
+	Restart     string   `yaml:"restart"`
+	SecurityOpt []string `yaml:"security_opt"`
 }
 
 func loadCompose(t *testing.T) composeFile {
@@ -399,6 +400,7 @@ func TestCompose(t *testing.T) {
 		if svc.Entrypoint != nil {
 			t.Errorf("%s: entrypoint %q replaces the image's tini and pageshot", name, svc.Entrypoint)
 		}
+		checkSeccomp(t, name, svc.SecurityOpt)
 		args := cmpOr(svc.Command, im.cmd)
 		env := map[string]string{}
 		for k, v := range im.env {
@@ -475,6 +477,30 @@ func TestCompose(t *testing.T) {
 
 	checkDependencies(t, f)
 	checkLoadBalancer(t, f, nodes)
+}
+
+// checkSeccomp checks that a pageshot container may create the user
+// namespaces of Chromium's sandbox, which Docker's default seccomp profile
+// refuses: no profile (unconfined), or a profile of the deployment's own.
+func checkSeccomp(t *testing.T, name string, opts []string) {
+	t.Helper()
+	for _, o := range opts {
+		v, ok := strings.CutPrefix(o, "seccomp=")
+		if !ok {
+			v, ok = strings.CutPrefix(o, "seccomp:")
+		}
+		switch {
+		case !ok:
+		case v == "unconfined":
+			return
+		case v != "builtin":
+			if _, err := os.Stat(filepath.Join(deployDir, v)); err != nil {
+				t.Errorf("%s: seccomp profile: %v", name, err)
+			}
+			return
+		}
+	}
+	t.Errorf("%s: security_opt %q: under Docker's default seccomp profile Chromium cannot start its sandbox (see docs/scaling.md)", name, opts)
 }
 
 // checkShared checks that a node uses PostgreSQL, Redis and S3-compatible
