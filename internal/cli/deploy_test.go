@@ -157,8 +157,8 @@ func execForm(t *testing.T, what, args string) []string {
 	return out
 }
 
-// image is what the checks read from deploy/Dockerfile.
-type image struct {
+// deployImage is what the checks read from deploy/Dockerfile.
+type deployImage struct {
 	stages     []dockerStage
 	runtime    dockerStage
 	entrypoint []string
@@ -167,13 +167,13 @@ type image struct {
 	installed  []string // Debian packages of the runtime stage
 }
 
-func loadImage(t *testing.T) image {
+func loadImage(t *testing.T) deployImage {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(deployDir, "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	im := image{stages: parseDockerfile(t, b), env: map[string]string{}}
+	im := deployImage{stages: parseDockerfile(t, b), env: map[string]string{}}
 	if len(im.stages) < 2 {
 		t.Fatalf("Dockerfile: %d stages, want a build stage and a runtime stage", len(im.stages))
 	}
@@ -287,8 +287,8 @@ func TestDockerfile(t *testing.T) {
 	checkProbe(t, "HEALTHCHECK", execForm(t, "HEALTHCHECK CMD", probe), port, im.installed)
 }
 
-// parsed is a pageshot command line after the CLI's own parsing.
-type parsed struct {
+// parsedCommand is a pageshot command line after the CLI's own parsing.
+type parsedCommand struct {
 	cmd   string // serve, worker, …
 	flags *pflag.FlagSet
 }
@@ -298,7 +298,7 @@ type parsed struct {
 // PAGESHOT_* variables as bindEnv reads them — without running the
 // command. It fails the test on an unknown command, flag or variable and
 // on a value the flag refuses.
-func parseCommand(t *testing.T, args []string, env map[string]string) parsed {
+func parseCommand(t *testing.T, args []string, env map[string]string) parsedCommand {
 	t.Helper()
 	root := newRoot(io.Discard, io.Discard)
 	cmd, rest, err := root.Find(args)
@@ -332,7 +332,7 @@ func parseCommand(t *testing.T, args []string, env map[string]string) parsed {
 	if err := bindEnv(cmd.Flags()); err != nil {
 		t.Errorf("pageshot %s: %v", cmd.Name(), err)
 	}
-	return parsed{cmd: cmd.Name(), flags: cmd.Flags()}
+	return parsedCommand{cmd: cmd.Name(), flags: cmd.Flags()}
 }
 
 // listenPort returns the port of a listen address, which must take
@@ -365,15 +365,15 @@ func checkProbe(t *testing.T, who string, test []string, port string, installed 
 	}
 }
 
-// node is a pageshot service of the compose file.
-type node struct {
+// composeNode is a pageshot service of the compose file.
+type composeNode struct {
 	service string
 	svc     composeService
-	parsed
+	parsedCommand
 	port string // its API or admin port
 }
 
-func (n node) flag(name string) string { return n.flags.Lookup(name).Value.String() }
+func (n composeNode) flag(name string) string { return n.flags.Lookup(name).Value.String() }
 
 func TestCompose(t *testing.T) {
 	f := loadCompose(t)
@@ -383,7 +383,7 @@ func TestCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var nodes []node
+	var nodes []composeNode
 	for _, name := range slices.Sorted(maps.Keys(f.Services)) {
 		svc := f.Services[name]
 		if svc.Build == nil {
@@ -401,7 +401,7 @@ func TestCompose(t *testing.T) {
 			t.Errorf("%s: entrypoint %q replaces the image's tini and pageshot", name, svc.Entrypoint)
 		}
 		checkSeccomp(t, name, svc.SecurityOpt)
-		args := cmpOr(svc.Command, im.cmd)
+		args := orDefault(svc.Command, im.cmd)
 		env := map[string]string{}
 		for k, v := range im.env {
 			env[k] = v
@@ -414,9 +414,9 @@ func TestCompose(t *testing.T) {
 				t.Errorf("%s: %q: Compose would interpolate the $", name, s)
 			}
 		}
-		var n node
+		var n composeNode
 		t.Run(name, func(t *testing.T) {
-			n = node{service: name, svc: svc, parsed: parseCommand(t, args, env)}
+			n = composeNode{service: name, svc: svc, parsedCommand: parseCommand(t, args, env)}
 		})
 		if n.flags == nil {
 			continue
@@ -505,7 +505,7 @@ func checkSeccomp(t *testing.T, name string, opts []string) {
 
 // checkShared checks that a node uses PostgreSQL, Redis and S3-compatible
 // storage, with values their clients accept, and starts after each.
-func checkShared(t *testing.T, f composeFile, n node) {
+func checkShared(t *testing.T, f composeFile, n composeNode) {
 	t.Helper()
 	needs := map[string]string{} // service → the setting that names it
 	if db := n.flag("database-url"); db == "" {
@@ -600,7 +600,7 @@ func checkDependencies(t *testing.T, f composeFile) {
 // checkLoadBalancer checks that one service balances over exactly the serve
 // nodes, on their ports, with their readiness, and starts after them; and
 // that what it answers itself is a problem document.
-func checkLoadBalancer(t *testing.T, f composeFile, nodes []node) {
+func checkLoadBalancer(t *testing.T, f composeFile, nodes []composeNode) {
 	t.Helper()
 	cfgPath := filepath.Join(deployDir, "haproxy", "haproxy.cfg")
 	b, err := os.ReadFile(cfgPath)
@@ -699,7 +699,7 @@ func checkErrorfile(t *testing.T, file string) {
 	}
 }
 
-func cmpOr[T any](a, b []T) []T {
+func orDefault[T any](a, b []T) []T {
 	if len(a) > 0 {
 		return a
 	}
