@@ -100,6 +100,7 @@ func TestReferencePages(t *testing.T) {
 		"/docs/signing":  {"<h1", "Signed URLs", "1380042aac9b27c53fc125d8f017ba508adfa1a6dde7211ff56743af891344d4", "<table>"},
 		"/docs/webhooks": {"Webhooks", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", `id="verifying-the-signature"`},
 		"/docs/security": {`href="/docs/webhooks"`},
+		"/docs/scaling":  {"Scaling out", `href="/docs/security"`, "<table>", "--jobs=false"},
 	} {
 		res, page := getPage(t, srv.URL, path)
 		if res.StatusCode != 200 {
