@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"time"
 
@@ -372,7 +373,7 @@ func New(cfg Config) (_ *App, err error) {
 		BaseURL:     cfg.PublicURL,
 		Plan:        func(name string) pageshot.Plan { p, _ := gate.Plan(name); return cmp.Or(p, pageshot.DefaultPlan()) },
 		Limits:      cfg.Limits,
-		Workers:     cmp.Or(cfg.Jobs.Workers, cfg.Concurrency, 2),
+		Workers:     cmp.Or(cfg.Jobs.Workers, cfg.Concurrency, max(runtime.NumCPU(), 2)),
 		MaxAttempts: cfg.Jobs.MaxAttempts,
 		JobTimeout:  cfg.Jobs.JobTimeout,
 		RescueAfter: cfg.Jobs.RescueAfter,
@@ -485,7 +486,13 @@ func (a *App) Start(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	if err := a.pool.Start(ctx); err != nil {
+	// The browser runs on after its start; only the wait for it is
+	// bounded, so that a browser that never comes up (a sandbox the
+	// kernel half allows) fails the start instead of hanging it.
+	bctx, bcancel := context.WithTimeout(ctx, a.cfg.StartupTimeout)
+	err = a.pool.Start(bctx)
+	bcancel()
+	if err != nil {
 		return err
 	}
 	if !a.cfg.NoJobs {
