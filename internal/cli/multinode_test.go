@@ -59,6 +59,10 @@ const multiConfig = `plans:
     monthly_quota: 0
     rate_per_minute: 100000
     max_concurrency: 2
+  open:
+    monthly_quota: 10000000
+    rate_per_minute: 10000000
+    max_concurrency: 1000
 `
 
 // node is a running pageshot process, serve or worker.
@@ -127,7 +131,7 @@ func (n *node) kill() {
 
 // startNodes starts the nodes of specs in parallel; each is killed when t
 // ends.
-func startNodes(t *testing.T, bin string, specs ...nodeSpec) []*node {
+func startNodes(t testing.TB, bin string, specs ...nodeSpec) []*node {
 	t.Helper()
 	nodes := make([]*node, len(specs))
 	errs := make([]error, len(specs))
@@ -154,7 +158,7 @@ type nodeSpec struct {
 
 // restart starts a node like n (a new process with n's flags) in its
 // place and returns it.
-func restart(t *testing.T, bin string, n *node) *node {
+func restart(t testing.TB, bin string, n *node) *node {
 	t.Helper()
 	return startNodes(t, bin, nodeSpec{n.name, n.kind, n.args})[0]
 }
@@ -359,7 +363,7 @@ func near(a, b uint8) bool { return max(a, b)-min(a, b) <= 8 }
 
 // createKey makes a key on plan in the store at dbURL and returns its id,
 // key and webhook secret.
-func createKey(t *testing.T, bin, dbURL, config, plan string) (id, key, webhookSecret string) {
+func createKey(t testing.TB, bin, dbURL, config, plan string) (id, key, webhookSecret string) {
 	t.Helper()
 	out := run(t, bin, "keys", "create", "--name", plan, "--plan", plan, "--json", "--database-url", dbURL, "--config", config)
 	var k struct {
@@ -413,7 +417,7 @@ type cluster struct {
 	a, b, worker    *node
 }
 
-func writeConfig(t *testing.T) string {
+func writeConfig(t testing.TB) string {
 	config := filepath.Join(t.TempDir(), "pageshot.yaml")
 	if err := os.WriteFile(config, []byte(multiConfig), 0o600); err != nil {
 		t.Fatal(err)
@@ -422,7 +426,7 @@ func writeConfig(t *testing.T) string {
 }
 
 // nodeArgs returns the flags of a node with a data directory of its own.
-func nodeArgs(t *testing.T, shared []string) []string {
+func nodeArgs(t testing.TB, shared []string) []string {
 	return append([]string{"--data-dir", filepath.Join(t.TempDir(), "data")}, shared...)
 }
 
