@@ -397,6 +397,22 @@ func used(t *testing.T, bin, dbURL, config, id string) (charged, inFlight int64)
 	return 0, 0
 }
 
+// itemsSucceeded returns the job items node n ran to a capture, from its
+// /metrics.
+func itemsSucceeded(t *testing.T, n *node) int {
+	t.Helper()
+	r, err := call(context.Background(), http.MethodGet, n.base+"/metrics", "", nil)
+	if err != nil || r.status != 200 {
+		t.Fatalf("%s /metrics: %v %s", n.name, err, r)
+	}
+	m := regexp.MustCompile(`(?m)^pageshot_job_items_succeeded_total (\d+)$`).FindSubmatch(r.body)
+	if m == nil {
+		t.Fatalf("%s /metrics has no pageshot_job_items_succeeded_total", n.name)
+	}
+	v, _ := strconv.Atoi(string(m[1]))
+	return v
+}
+
 // poll calls f until it returns true or the deadline passes; it reports
 // whether f did. The pause is a polling interval, not a synchronisation.
 func poll(timeout time.Duration, f func() bool) bool {
@@ -801,6 +817,13 @@ func TestMultiNode(t *testing.T) {
 			}
 		}
 		t.Logf("%d of %d items ran again after the kill (%d done before it)", again, n, before.Succeeded)
+		// The items of the dead node were not all left to one survivor:
+		// both B and the worker ran some.
+		for _, nd := range []*node{c.b, c.worker} {
+			if ran := itemsSucceeded(t, nd); ran == 0 {
+				t.Errorf("%s ran no item of the job", nd.name)
+			}
+		}
 		if charged, inFlight := used(t, c.bin, c.db, c.config, id); charged != n || inFlight != 0 {
 			t.Errorf("ledger: %d charged, %d in flight, want %d and 0", charged, inFlight, n)
 		}
