@@ -27,8 +27,8 @@ func BenchmarkNodes(b *testing.B) {
 }
 
 func benchNodes(b *testing.B, count int) {
-	db := pgtest.URL(b)
 	redisURL := redistest.URL(b)
+	db := pgtest.URL(b)
 	bin := binary(b)
 	config := writeConfig(b)
 	page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

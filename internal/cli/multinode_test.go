@@ -448,8 +448,8 @@ func nodeArgs(t testing.TB, shared []string) []string {
 
 func startCluster(t *testing.T) *cluster {
 	t.Helper()
-	db := pgtest.URL(t)
 	redisURL := redistest.URL(t)
+	db := pgtest.URL(t)
 	bin := binary(t)
 	s3 := s3Server(t, "shots")
 	c := &cluster{bin: bin, db: db, config: writeConfig(t)}
@@ -858,8 +858,8 @@ func TestMultiNode(t *testing.T) {
 // Retry-After, none reaches its page, both nodes are not ready; when
 // Redis is back on its port, both serve again without a restart.
 func TestMultiNodeRedisDown(t *testing.T) {
-	db := pgtest.URL(t)
 	redistest.URL(t) // skips, like the rest, without a Redis to test with
+	db := pgtest.URL(t)
 	rs := redistest.StartServer(t)
 	bin := binary(t)
 	config := writeConfig(t)
