@@ -19,6 +19,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -507,11 +508,14 @@ func TestMultiNode(t *testing.T) {
 		}
 		wg.Wait()
 		ok := 0
+		var remaining []int
 		for i, r := range replies {
 			switch {
 			case r.status == 200:
 				ok++
 				wantColor(t, "capture "+strconv.Itoa(i), r.body, color.RGBA{0, 0, 255, 255})
+				left, _ := strconv.Atoi(r.header.Get("X-Quota-Remaining"))
+				remaining = append(remaining, left)
 			case r.status == 402 && r.problem.Code == "quota_exceeded":
 			default:
 				t.Errorf("capture %d: %s", i, r)
@@ -519,6 +523,12 @@ func TestMultiNode(t *testing.T) {
 		}
 		if ok != 7 {
 			t.Errorf("%d captures succeeded on a quota of 7", ok)
+		}
+		// Each success reserved its unit in the one ledger: together they
+		// counted the quota down from 6 to 0.
+		slices.Sort(remaining)
+		if want := []int{0, 1, 2, 3, 4, 5, 6}; !slices.Equal(remaining, want) {
+			t.Errorf("X-Quota-Remaining of the successes: %v, want %v", remaining, want)
 		}
 		if charged, inFlight := used(t, c.bin, c.db, c.config, id); charged != 7 || inFlight != 0 {
 			t.Errorf("ledger: %d charged, %d in flight, want 7 and 0", charged, inFlight)
@@ -544,11 +554,14 @@ func TestMultiNode(t *testing.T) {
 		}
 		wg.Wait()
 		ok := 0
+		var remaining []int
 		for i, r := range replies {
 			switch {
 			case r.status == 200:
 				ok++
 				wantColor(t, "capture "+strconv.Itoa(i), r.body, color.RGBA{255, 0, 0, 255})
+				left, _ := strconv.Atoi(r.header.Get("X-RateLimit-Remaining"))
+				remaining = append(remaining, left)
 			case r.status == 429 && r.problem.Code == "rate_limited":
 				if ra, _ := strconv.Atoi(r.header.Get("Retry-After")); ra < 1 || r.problem.RetryAfter != ra {
 					t.Errorf("rate_limited with Retry-After %q and retry_after %d", r.header.Get("Retry-After"), r.problem.RetryAfter)
@@ -562,6 +575,12 @@ func TestMultiNode(t *testing.T) {
 		}
 		if ok != 10 {
 			t.Errorf("%d captures passed a rate of 10 a minute", ok)
+		}
+		// The headers count for both nodes: each success saw what was left
+		// after it, so together they counted down from 9 to 0.
+		slices.Sort(remaining)
+		if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(remaining, want) {
+			t.Errorf("X-RateLimit-Remaining of the successes: %v, want %v", remaining, want)
 		}
 	})
 
