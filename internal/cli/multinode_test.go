@@ -398,19 +398,22 @@ func used(t *testing.T, bin, dbURL, config, id string) (charged, inFlight int64)
 	return 0, 0
 }
 
-// itemsSucceeded returns the job items node n ran to a capture, from its
-// /metrics.
-func itemsSucceeded(t *testing.T, n *node) int {
+// metric returns the value of the Prometheus metric name (without
+// labels) on node n's /metrics.
+func metric(t *testing.T, n *node, name string) float64 {
 	t.Helper()
 	r, err := call(context.Background(), http.MethodGet, n.base+"/metrics", "", nil)
 	if err != nil || r.status != 200 {
 		t.Fatalf("%s /metrics: %v %s", n.name, err, r)
 	}
-	m := regexp.MustCompile(`(?m)^pageshot_job_items_succeeded_total (\d+)$`).FindSubmatch(r.body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(r.body)
 	if m == nil {
-		t.Fatalf("%s /metrics has no pageshot_job_items_succeeded_total", n.name)
+		t.Fatalf("%s /metrics has no %s", n.name, name)
 	}
-	v, _ := strconv.Atoi(string(m[1]))
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		t.Fatalf("%s /metrics: %s %s: %v", n.name, name, m[1], err)
+	}
 	return v
 }
 
@@ -790,8 +793,11 @@ func TestMultiNode(t *testing.T) {
 			}
 			return st
 		}
-		if !poll(60*time.Second, func() bool { return job(c.b).Succeeded >= 4 }) {
-			t.Fatal("the job did not progress")
+		// A is killed while it renders an item (its only captures here).
+		if !poll(60*time.Second, func() bool {
+			return job(c.b).Succeeded >= 4 && metric(t, c.a, "pageshot_pool_in_use") >= 1
+		}) {
+			t.Fatal("the job did not progress on A")
 		}
 		before := job(c.b)
 		c.a.kill()
@@ -839,7 +845,7 @@ func TestMultiNode(t *testing.T) {
 		// The items of the dead node were not all left to one survivor:
 		// both B and the worker ran some.
 		for _, nd := range []*node{c.b, c.worker} {
-			if ran := itemsSucceeded(t, nd); ran == 0 {
+			if ran := metric(t, nd, "pageshot_job_items_succeeded_total"); ran == 0 {
 				t.Errorf("%s ran no item of the job", nd.name)
 			}
 		}
