@@ -89,7 +89,7 @@ func TestDefaultOutputName(t *testing.T) {
 
 // run runs the binary with args and returns its stdout; a non-zero exit
 // fails the test.
-func run(t *testing.T, bin string, args ...string) string {
+func run(t testing.TB, bin string, args ...string) string {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd := exec.Command(bin, args...)
@@ -252,7 +252,7 @@ var (
 )
 
 // binary builds pageshot once for the tests that run it.
-func binary(t *testing.T) string {
+func binary(t testing.TB) string {
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "pageshot-bin-")
 		if err != nil {
