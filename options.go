@@ -210,7 +210,7 @@ func asErr[T error](err error, target *T) bool {
 // *Error; an html option over lim.MaxHTMLBytes is a payload_too_large.
 func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	lim = lim.withDefaults()
-	d := &decoder{raw: raw, known: map[string]bool{}}
+	d := &decoder{raw: raw, known: make(map[string]bool, 128)} // sized for every option: growing it cost more than the parse
 	for _, name := range sortedKeys(raw.json) {
 		if bytes.Equal(bytes.TrimSpace(raw.json[name]), []byte("null")) {
 			d.problem(name, "Must not be null; leave the option out instead.")

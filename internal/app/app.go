@@ -321,6 +321,7 @@ func New(cfg Config) (_ *App, err error) {
 	if a.blobs, err = blob.Open(ctx, cfg.Storage); err != nil {
 		return nil, err
 	}
+	a.blobs = blob.Hot(a.blobs, hotObjectBytes) // cache hits read no file
 	if a.store, err = OpenStore(ctx, cfg.DataDir, cfg.DatabaseURL); err != nil {
 		return nil, fmt.Errorf("open store %s: %w", StoreName(cfg.DataDir, cfg.DatabaseURL), err)
 	}

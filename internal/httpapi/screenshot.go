@@ -135,8 +135,7 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 		url = s.objectURL(r, res.BlobKey, res.URLTTL)
 	}
 	h := w.Header()
-	sum := sha256.Sum256(c.Data)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	etag := s.etag(res)
 	h.Set("ETag", etag)
 	h.Set("X-Returned-Status-Code", strconv.Itoa(c.ReturnedStatusCode))
 	if c.Truncated {
@@ -182,6 +181,38 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 		h.Set("Content-Disposition", `inline; filename="screenshot.`+c.Format.Extension()+`"`)
 		_, _ = w.Write(c.Data)
 	}
+}
+
+// etag returns the entity tag of res's image: the first half of its
+// SHA-256. A cached capture's is computed once per object, whose name is
+// random and whose bytes never change (see blob.HotPrefix): hashing the
+// image was the largest cost of a hit after the store's reads.
+func (s *Server) etag(res *pageshot.CaptureResult) string {
+	if !res.Cached || res.BlobKey == "" {
+		return etagOf(res.Capture.Data)
+	}
+	s.etagMu.Lock()
+	e, ok := s.etags[res.BlobKey]
+	s.etagMu.Unlock()
+	if ok {
+		return e
+	}
+	e = etagOf(res.Capture.Data)
+	s.etagMu.Lock()
+	if len(s.etags) >= maxETags {
+		clear(s.etags) // the hot ones come back at their next hit
+	}
+	s.etags[res.BlobKey] = e
+	s.etagMu.Unlock()
+	return e
+}
+
+// maxETags bounds the remembered entity tags (about 100 bytes each).
+const maxETags = 1 << 14
+
+func etagOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -372,7 +372,7 @@ func (s *Store) CacheGet(ctx context.Context, key string, now time.Time) (*pages
 		e                pageshot.CacheEntry
 		created, expires int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT key, blob_key, format, width, height, returned_status_code, created_at, expires_at
+	err := s.queryRow(ctx, `SELECT key, blob_key, format, width, height, returned_status_code, created_at, expires_at
 		FROM cache_entries WHERE key = ? AND expires_at > ?`, key, now.UnixNano()).
 		Scan(&e.Key, &e.BlobKey, &e.Format, &e.Width, &e.Height, &e.ReturnedStatusCode, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {

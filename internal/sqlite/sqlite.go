@@ -35,6 +35,7 @@ type Store struct {
 	// answer service_unavailable with a Retry-After. Negative turns the
 	// check off. Defaults to DefaultMinFree.
 	MinFree int64
+	stmts   statements
 }
 
 var (
@@ -85,7 +86,10 @@ func OpenDB(path string) (*sql.DB, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.closeStatements()
+	return s.db.Close()
+}
 
 // Migrate applies the migrations the database does not have yet, in order,
 // each in its own transaction. Running it again does nothing.
@@ -227,7 +231,7 @@ func scanKey(row scanner) (*pageshot.APIKey, error) {
 
 // Key implements pageshot.KeyStore.
 func (s *Store) Key(ctx context.Context, id string) (*pageshot.APIKey, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	k, err := scanKey(s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("API key", id)
 	}
@@ -360,7 +364,7 @@ func (s *Store) Refund(ctx context.Context, reservation string) error {
 // Usage implements pageshot.UsageStore.
 func (s *Store) Usage(ctx context.Context, keyID, period string) (pageshot.Usage, error) {
 	var u pageshot.Usage
-	err := s.db.QueryRowContext(ctx, `SELECT
+	err := s.queryRow(ctx, `SELECT
 		COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
 		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?)`,
 		keyID, period, keyID, period, time.Now().UnixNano()).Scan(&u.Committed, &u.Reserved)
