@@ -147,6 +147,30 @@ func BenchmarkHotPath(b *testing.B) {
 	b.Run("InvalidKey", func(b *testing.B) {
 		run(b, http.MethodGet, "/v1/screenshot?html=x", "nokey.nosecret", http.StatusUnauthorized, http.StatusTooManyRequests)
 	})
+	// The same hit over a real connection: what net/http adds, and what
+	// the handler costs beside it.
+	b.Run("CacheHitHTTP", func(b *testing.B) {
+		srv := httptest.NewServer(p.handler)
+		defer srv.Close()
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true}}
+		b.SetParallelism(16) // 32 clients on 2 CPUs
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				resp, err := client.Get(srv.URL + p.hitURL())
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					b.Errorf("hit over HTTP: %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	})
 	b.Run("Bare", func(b *testing.B) {
 		// The floor: a handler that writes the same bytes.
 		data := p.renderer.data
