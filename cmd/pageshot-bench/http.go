@@ -36,11 +36,14 @@ import (
 // loadConfig is what the flags of `load` ask for.
 type loadConfig struct {
 	bin, chrome, out string
-	clients          int
-	duration         time.Duration
-	runs             int
-	captures         int
-	serveArgs        []string
+	// compare is another pageshot binary (say, the last release)
+	// measured alike in the same run, alternating with bin.
+	compare   string
+	clients   int
+	duration  time.Duration
+	runs      int
+	captures  int
+	serveArgs []string
 }
 
 // loadRequest is one kind of request the load command measures.
@@ -72,6 +75,7 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	fs.StringVar(&c.bin, "bin", "./bin/pageshot", "path to the pageshot binary")
 	fs.StringVar(&c.chrome, "chrome", "", "Chromium executable for pageshot and for Chromium's own PNG (default: chromium-headless-shell, else chromium)")
 	fs.StringVar(&c.out, "o", "", "also write the Markdown report to `FILE`")
+	fs.StringVar(&c.compare, "compare", "", "another pageshot `BINARY` measured alike, alternating with -bin")
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
 	fs.IntVar(&c.runs, "runs", 3, "runs of every request kind; the report gives medians")
@@ -120,29 +124,39 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 	}
 	defer page.Close()
 
-	logf("pageshot: starting %s serve", cfg.bin)
-	ps, err := startPageshot(ctx, cfg.bin, "", chrome.path, cfg.serveArgs, nil)
-	if err != nil {
-		return err
+	servers := []*loadServer{{label: "pageshot", bin: cfg.bin}}
+	if cfg.compare != "" {
+		servers = append(servers, &loadServer{label: "compared", bin: cfg.compare})
 	}
-	defer ps.Close()
-	if ps.key == "" {
-		return fmt.Errorf("no API key: %s", ps.keyNote)
+	var hitBody []byte
+	for _, sv := range servers {
+		logf("%s: starting %s serve", sv.label, sv.bin)
+		ps, err := startPageshot(ctx, sv.bin, "", chrome.path, cfg.serveArgs, nil)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+		if ps.key == "" {
+			return fmt.Errorf("%s: no API key: %s", sv.label, ps.keyNote)
+		}
+		sv.ps = ps
+		// The cached capture, made once.
+		q := url.Values{"html": {hitHTML}, "viewport_width": {"640"}, "viewport_height": {"400"}, "cache": {"true"}, "access_key": {ps.key}}
+		sv.hit = "/v1/screenshot?" + q.Encode()
+		resp, err := ps.client.Get(ps.srv.baseURL + sv.hit)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: the capture to serve from the cache: HTTP %d: %s", sv.label, resp.StatusCode, quoteBody(body))
+		}
+		logf("%s: cached capture of %d bytes", sv.label, len(body))
+		if hitBody == nil {
+			hitBody = body
+		}
 	}
-
-	// The cached capture, made once.
-	q := url.Values{"html": {hitHTML}, "viewport_width": {"640"}, "viewport_height": {"400"}, "cache": {"true"}, "access_key": {ps.key}}
-	hitTarget := "/v1/screenshot?" + q.Encode()
-	resp, err := ps.client.Get(ps.srv.baseURL + hitTarget)
-	if err != nil {
-		return err
-	}
-	hitBody, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the capture to serve from the cache: HTTP %d: %s", resp.StatusCode, quoteBody(hitBody))
-	}
-	logf("cached capture: %d bytes", len(hitBody))
 
 	bare, err := startBare(ctx, hitBody)
 	if err != nil {
@@ -151,37 +165,72 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 	defer bare.stop()
 
 	bearer := func(k string) http.Header { return http.Header{"Authorization": {"Bearer " + k}} }
-	kinds := []struct {
-		req  loadRequest
-		base string
-	}{
-		{loadRequest{name: "bare", target: "/", ok: []int{200}}, bare.baseURL},
-		{loadRequest{name: "hit", target: hitTarget, ok: []int{200}}, ps.srv.baseURL},
-		{loadRequest{name: "invalid option", target: "/v1/screenshot?html=x&viewport_width=-5", header: bearer(ps.key), ok: []int{400}}, ps.srv.baseURL},
-		{loadRequest{name: "invalid key", target: "/v1/screenshot?html=x", header: bearer("ps_nokey.nosecret"), ok: []int{401, 429}}, ps.srv.baseURL},
+	type kind struct {
+		label string // the row of the report
+		req   loadRequest
+		base  string
 	}
-	rep := &loadReport{date: time.Now().UTC(), cfg: cfg, chrome: chrome, version: ps.version, hitBytes: len(hitBody), loadStart: loadAverage(), results: map[string][]*loadResult{}}
+	kinds := []kind{{"bare", loadRequest{target: "/", ok: []int{200}}, bare.baseURL}}
+	for _, name := range []string{"hit", "invalid option", "invalid key"} {
+		for _, sv := range servers {
+			k := kind{label: name, base: sv.ps.srv.baseURL}
+			if len(servers) > 1 {
+				k.label += " (" + sv.label + ")"
+			}
+			switch name {
+			case "hit":
+				k.req = loadRequest{target: sv.hit, ok: []int{200}}
+			case "invalid option":
+				k.req = loadRequest{target: "/v1/screenshot?html=x&viewport_width=-5", header: bearer(sv.ps.key), ok: []int{400}}
+			case "invalid key":
+				k.req = loadRequest{target: "/v1/screenshot?html=x", header: bearer("ps_nokey.nosecret"), ok: []int{401, 429}}
+			}
+			kinds = append(kinds, k)
+		}
+	}
+	rep := &loadReport{date: time.Now().UTC(), cfg: cfg, chrome: chrome, hitBytes: len(hitBody), loadStart: loadAverage(), results: map[string][]*loadResult{}}
+	for _, sv := range servers {
+		rep.versions = append(rep.versions, sv.label+": "+sv.ps.version)
+	}
 	for run := 1; run <= cfg.runs; run++ {
 		for _, k := range kinds {
 			r := hammer(ctx, k.base, k.req, cfg.clients, cfg.duration)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			logf("run %d %-14s %8.0f req/s  p50 %s  p99 %s  %d failed %s", run, k.req.name, r.perSecond(),
+			logf("run %d %-25s %8.0f req/s  p50 %s  p99 %s  %d failed %s", run, k.label, r.perSecond(),
 				fmtMillis(percentile(r.latencies, 50)), fmtMillis(percentile(r.latencies, 99)), r.failures, r.firstFail)
-			r.latencies = slices.Clip(r.latencies)
-			rep.results[k.req.name] = append(rep.results[k.req.name], r)
+			rep.results[k.label] = append(rep.results[k.label], r)
+			rep.order = appendNew(rep.order, k.label)
 		}
 	}
 	rep.loadEnd = loadAverage()
 
 	if cfg.captures > 0 {
-		if err := warmUp(ctx, ps, page.URL, config{warmup: 3, timeout: time.Minute}); err != nil {
-			return err
+		for _, sv := range servers {
+			if err := warmUp(ctx, sv.ps, page.URL, config{warmup: 3, timeout: time.Minute}); err != nil {
+				return err
+			}
 		}
-		rep.capture = runLoad(ctx, ps, page.URL, 2, cfg.captures, time.Minute)
-		logf("captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", rep.capture.throughput(),
-			fmtMillis(rep.capture.percentile(50)), rep.capture.medianSize(), len(rep.capture.failures))
+		// In rounds, alternating, so that a drift in the machine's load
+		// hits every server alike.
+		const rounds = 4
+		for i := range rounds {
+			for _, sv := range servers {
+				n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
+				r := runLoad(ctx, sv.ps, page.URL, 2, n, time.Minute)
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				sv.captures = merge(sv.captures, r)
+			}
+		}
+		for _, sv := range servers {
+			c := sv.captures
+			logf("%s captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", sv.label, c.throughput(),
+				fmtMillis(c.percentile(50)), c.medianSize(), len(c.failures))
+			rep.captures = append(rep.captures, labeled{sv.label, c})
+		}
 		// Chromium's own PNG of the same page, at its default compression.
 		b, err := startBaseline(ctx, chrome.path)
 		if err != nil {
@@ -204,6 +253,40 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 		}
 	}
 	return nil
+}
+
+// loadServer is one pageshot server of the load command.
+type loadServer struct {
+	label, bin string
+	ps         *pageshot
+	hit        string  // the target of the cached capture
+	captures   *result // of the perf page, every round merged
+}
+
+// labeled is a result with the server it came from.
+type labeled struct {
+	label string
+	r     *result
+}
+
+// merge returns a and b as one result; a may be nil.
+func merge(a, b *result) *result {
+	if a == nil {
+		return b
+	}
+	return &result{
+		latencies: append(a.latencies, b.latencies...),
+		sizes:     append(a.sizes, b.sizes...),
+		failures:  append(a.failures, b.failures...),
+		wall:      a.wall + b.wall,
+	}
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 // hammer sends req to base from clients goroutines, each starting its next
@@ -344,10 +427,11 @@ type loadReport struct {
 	date               time.Time
 	cfg                loadConfig
 	chrome             chromium
-	version            string
+	versions           []string
 	hitBytes           int
 	results            map[string][]*loadResult
-	capture            *result
+	order              []string // of the rows
+	captures           []labeled
 	chromiumPNG        int
 	loadStart, loadEnd string
 }
@@ -365,13 +449,14 @@ func median(rs []*loadResult, f func(*loadResult) float64) float64 {
 func (r *loadReport) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### The request path at %d clients\n\n", r.cfg.clients)
-	fmt.Fprintf(&b, "%s · %s · pageshot %s · %d CPUs · %s · load average %s → %s\n\n",
-		r.date.Format("2006-01-02 15:04 UTC"), r.chrome.version, r.version, runtime.NumCPU(), runtime.Version(), r.loadStart, r.loadEnd)
+	fmt.Fprintf(&b, "%s · %s · %d CPUs · %s · load average %s → %s\n\n%s\n\n",
+		r.date.Format("2006-01-02 15:04 UTC"), r.chrome.version, runtime.NumCPU(), runtime.Version(), r.loadStart, r.loadEnd,
+		strings.Join(r.versions, "; "))
 	fmt.Fprintf(&b, "%d runs of %s per request kind, %d clients, medians; the cached capture is %d bytes.\n\n",
 		r.cfg.runs, r.cfg.duration, r.cfg.clients, r.hitBytes)
 	b.WriteString("| request | req/s | p50 | p99 | req/s ratio to bare | runs (req/s) | failed |\n|---|---:|---:|---:|---:|---|---:|\n")
 	bare := median(r.results["bare"], (*loadResult).perSecond)
-	for _, name := range []string{"bare", "hit", "invalid option", "invalid key"} {
+	for _, name := range r.order {
 		rs := r.results[name]
 		rps := median(rs, (*loadResult).perSecond)
 		var runs []string
@@ -385,13 +470,19 @@ func (r *loadReport) markdown() string {
 			fmtMillis(time.Duration(median(rs, func(x *loadResult) float64 { return float64(percentile(x.latencies, 99)) }))),
 			rps/bare, strings.Join(runs, ", "), failed)
 	}
-	if c := r.capture; c != nil {
-		fmt.Fprintf(&b, "\nCaptures of the perf page (1280×800 PNG) at concurrency 2: %d made, %d failed, %.2f captures/s, p50 %s, p90 %s; median PNG %d bytes",
-			len(c.latencies), len(c.failures), c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), c.medianSize())
-		if r.chromiumPNG > 0 {
-			fmt.Fprintf(&b, ", %.2f× Chromium's own PNG of the same page (%d bytes)", float64(c.medianSize())/float64(r.chromiumPNG), r.chromiumPNG)
+	if len(r.captures) > 0 {
+		b.WriteString("\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds:\n\n")
+		b.WriteString("| server | made | failed | captures/s | p50 | p90 | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, x := range r.captures {
+			c := x.r
+			ratio := "–"
+			if r.chromiumPNG > 0 {
+				ratio = fmt.Sprintf("%.2f×", float64(c.medianSize())/float64(r.chromiumPNG))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %d B | %s |\n", x.label, len(c.latencies), len(c.failures),
+				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), c.medianSize(), ratio)
 		}
-		b.WriteString(".\n")
+		fmt.Fprintf(&b, "\nChromium's own PNG of the page (default compression): %d B.\n", r.chromiumPNG)
 	}
 	return b.String()
 }

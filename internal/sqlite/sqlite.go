@@ -36,6 +36,7 @@ type Store struct {
 	// check off. Defaults to DefaultMinFree.
 	MinFree int64
 	stmts   statements
+	reads   *readCache
 }
 
 var (
@@ -55,6 +56,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.reads = openReadCache(ctx, s)
 	return s, nil
 }
 
@@ -87,6 +89,7 @@ func OpenDB(path string) (*sql.DB, error) {
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.reads.close()
 	s.closeStatements()
 	return s.db.Close()
 }
@@ -229,14 +232,32 @@ func scanKey(row scanner) (*pageshot.APIKey, error) {
 	return &k, nil
 }
 
-// Key implements pageshot.KeyStore.
+// Key implements pageshot.KeyStore. While the database is unchanged, the
+// key (or its absence) is read from memory (see readCache).
 func (s *Store) Key(ctx context.Context, id string) (*pageshot.APIKey, error) {
+	st, fresh := s.reads.now()
+	if fresh {
+		if v, ok := s.reads.get(st, "key:"+id); ok {
+			if v == nil {
+				return nil, notFound("API key", id)
+			}
+			k := *v.(*pageshot.APIKey) // a copy: the caller may change it
+			return &k, nil
+		}
+	}
 	k, err := scanKey(s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
+		if fresh {
+			s.reads.put(st, "key:"+id, nil)
+		}
 		return nil, notFound("API key", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get key: %w", err)
+	}
+	if fresh {
+		c := *k
+		s.reads.put(st, "key:"+id, &c)
 	}
 	return k, nil
 }
