@@ -74,6 +74,32 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 		t.Fatalf("right after revocation: %+v %v", got, err)
 	}
 
+	// Usage: remembered, changed by another process's reservation, and
+	// read anew once a counted reservation expires.
+	if u, err := serve.Usage(ctx, k.ID, "2026-11"); err != nil || u != (pageshot.Usage{}) || !cached("usage:"+k.ID+"\x00"+"2026-11") {
+		t.Fatalf("usage: %+v %v", u, err)
+	}
+	if _, _, _, err := cli.Reserve(ctx, k.ID, "2026-11", 0, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := serve.Usage(ctx, k.ID, "2026-11"); err != nil || u.Reserved != 1 {
+		t.Fatalf("usage after another process reserved: %+v %v", u, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u, err := serve.Usage(ctx, k.ID, "2026-11")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Reserved == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired reservation is still counted")
+		}
+		time.Sleep(20 * time.Millisecond) // polling toward a deadline, not a synchronisation
+	}
+
 	// A cache entry, replaced by another process, and expiring in memory.
 	now := time.Now()
 	put := func(s *Store, blob string, expires time.Time) {

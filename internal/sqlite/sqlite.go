@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -382,17 +383,45 @@ func (s *Store) Refund(ctx context.Context, reservation string) error {
 	return nil
 }
 
-// Usage implements pageshot.UsageStore.
+// Usage implements pageshot.UsageStore. While the database is unchanged
+// and none of the counted reservations has expired, the answer is read
+// from memory (see readCache).
 func (s *Store) Usage(ctx context.Context, keyID, period string) (pageshot.Usage, error) {
-	var u pageshot.Usage
+	now := time.Now().UnixNano()
+	cacheKey := "usage:" + keyID + "\x00" + period
+	st, fresh := s.reads.now()
+	if fresh {
+		if v, ok := s.reads.get(st, cacheKey); ok {
+			if c := v.(*cachedUsage); now < c.until {
+				return c.u, nil
+			}
+		}
+	}
+	var (
+		u     pageshot.Usage
+		until int64 // the first expiry of a counted reservation
+	)
 	err := s.queryRow(ctx, `SELECT
 		COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
-		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?)`,
-		keyID, period, keyID, period, time.Now().UnixNano()).Scan(&u.Committed, &u.Reserved)
+		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?),
+		COALESCE((SELECT min(expires_at) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?), 0)`,
+		keyID, period, keyID, period, now, keyID, period, now).Scan(&u.Committed, &u.Reserved, &until)
 	if err != nil {
 		return u, fmt.Errorf("get usage: %w", err)
 	}
+	if fresh {
+		if until == 0 {
+			until = math.MaxInt64 // nothing reserved: nothing expires
+		}
+		s.reads.put(st, cacheKey, &cachedUsage{u: u, until: until})
+	}
 	return u, nil
+}
+
+// cachedUsage is a usage read, right until a counted reservation expires.
+type cachedUsage struct {
+	u     pageshot.Usage
+	until int64 // unix nanoseconds
 }
 
 func newID() string {
