@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -149,8 +148,7 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 		h.Set("Content-Location", url)
 	}
 	h.Set("Cache-Control", "private, max-age=0")
-	h.Set("Server-Timing", fmt.Sprintf("queue;dur=%.1f, navigation;dur=%.1f, render;dur=%.1f, encode;dur=%.1f",
-		ms(c.Timing.Queue), ms(c.Timing.Navigation), ms(c.Timing.Render), ms(c.Timing.Encode)))
+	h.Set("Server-Timing", serverTiming(c.Timing))
 	if c.Width > 0 && o.Format != pageshot.FormatPDF {
 		h.Set("X-Image-Width", strconv.Itoa(c.Width))
 		h.Set("X-Image-Height", strconv.Itoa(c.Height))
@@ -216,6 +214,24 @@ func etagOf(data []byte) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// serverTiming formats t as a Server-Timing header, in milliseconds with
+// one decimal (strconv rather than fmt: this is on every cache hit).
+func serverTiming(t pageshot.Timing) string {
+	b := make([]byte, 0, 96)
+	for i, m := range []struct {
+		name string
+		d    time.Duration
+	}{{"queue", t.Queue}, {"navigation", t.Navigation}, {"render", t.Render}, {"encode", t.Encode}} {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, m.name...)
+		b = append(b, ";dur="...)
+		b = strconv.AppendFloat(b, ms(m.d), 'f', 1, 64)
+	}
+	return string(b)
+}
 
 // etagMatch implements If-None-Match's weak comparison.
 func etagMatch(header, etag string) bool {
