@@ -50,11 +50,13 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./internal/httpapi/
 
 ## bench: the Go benchmarks of the request path, then pageshot against a
-## minimal chromedp program on the same page
+## minimal chromedp program on the same page, then the request path under
+## load against a bare handler (pageshot-bench load)
 bench: setup build
-	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./internal/tenancy/ ./internal/limit/
+	$(GO) test -run='^$$' -bench=. -benchmem -benchtime=2s ./internal/tenancy/ ./internal/limit/ ./internal/httpapi/
 	$(GO) build -o bin/pageshot-bench ./cmd/pageshot-bench
 	./bin/pageshot-bench -bin bin/pageshot -o bench-latest.md
+	./bin/pageshot-bench load -bin bin/pageshot -o bench-load-latest.md
 
 ## soak: the real server under mixed captures, browser kills and overload
 ## bursts for SOAK_DURATION (30m), a sample a minute; fails on growth or on

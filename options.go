@@ -210,11 +210,11 @@ func asErr[T error](err error, target *T) bool {
 // *Error; an html option over lim.MaxHTMLBytes is a payload_too_large.
 func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 	lim = lim.withDefaults()
-	d := &decoder{raw: raw, known: map[string]bool{}}
+	d := &decoder{raw: raw, known: make(map[string]bool, len(raw.query)+len(raw.json))}
 	for _, name := range sortedKeys(raw.json) {
 		if bytes.Equal(bytes.TrimSpace(raw.json[name]), []byte("null")) {
 			d.problem(name, "Must not be null; leave the option out instead.")
-			d.known[name] = true
+			d.know(name)
 			delete(raw.json, name)
 		}
 	}
@@ -342,7 +342,7 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 
 	for _, name := range laterOptions {
 		if d.has(name) {
-			d.known[name] = true
+			d.know(name)
 			d.problem(name, "This option is not available on this server yet.")
 		}
 	}
@@ -446,6 +446,15 @@ func (d *decoder) problem(field, msg string) {
 	d.problems = append(d.problems, FieldError{Field: field, Message: msg})
 }
 
+// know marks the option name as one the server takes. Only names the
+// request carries are kept, which is all the check for unknown ones reads:
+// marking each of the sixty options cost more than the parse.
+func (d *decoder) know(name string) {
+	if d.has(name) {
+		d.known[name] = true
+	}
+}
+
 func (d *decoder) has(name string) bool {
 	if d.raw.query != nil {
 		_, ok := d.raw.query[name]
@@ -468,7 +477,7 @@ func (d *decoder) names() []string {
 // scalar returns the option's JSON text, converting a query parameter with
 // conv. ok is false when the option is absent or malformed (recorded).
 func (d *decoder) scalar(name string, conv func(string) (string, bool)) (json.RawMessage, bool) {
-	d.known[name] = true
+	d.know(name)
 	if d.raw.query != nil {
 		vs, ok := d.raw.query[name]
 		if !ok {
@@ -612,7 +621,7 @@ func (d *decoder) seconds(name string, dst *time.Duration, lo, hi time.Duration)
 
 // strings reads a list of strings; a single string is a list of one.
 func (d *decoder) strings(name string, dst *[]string, nonEmpty bool) bool {
-	d.known[name] = true
+	d.know(name)
 	var list []string
 	if d.raw.query != nil {
 		vs, ok := d.raw.query[name]
@@ -647,13 +656,13 @@ func (d *decoder) strings(name string, dst *[]string, nonEmpty bool) bool {
 }
 
 func (d *decoder) clip(dst **Clip) {
-	d.known["clip"] = true
+	d.know("clip")
 	var c Clip
 	if d.raw.query != nil {
 		names := []string{"clip_x", "clip_y", "clip_width", "clip_height"}
 		fields := []*float64{&c.X, &c.Y, &c.Width, &c.Height}
 		for _, n := range names {
-			d.known[n] = true
+			d.know(n)
 		}
 		given := false
 		for _, n := range names {
@@ -720,7 +729,7 @@ func (d *decoder) checkClip(c *Clip, dst **Clip) {
 var headerNameRE = regexp.MustCompile("^[!#$%&'*+\\-.^_`|~0-9A-Za-z]+$")
 
 func (d *decoder) headers(dst *map[string]string) {
-	d.known["headers"] = true
+	d.know("headers")
 	h := map[string]string{}
 	if d.raw.query != nil {
 		for _, line := range d.raw.query["headers"] {
@@ -754,7 +763,7 @@ func (d *decoder) headers(dst *map[string]string) {
 }
 
 func (d *decoder) cookies(dst *[]Cookie, o *Options) {
-	d.known["cookies"] = true
+	d.know("cookies")
 	var list []Cookie
 	if d.raw.query != nil {
 		for _, s := range d.raw.query["cookies"] {

@@ -178,7 +178,7 @@ func parsedOptions(t *testing.T) []string {
 		}
 		parsed = append(parsed, f)
 	}
-	readers := []string{"str", "selector", "enum", "boolean", "number", "integer", "millis", "seconds", "strings", "scalar"}
+	readers := []string{"str", "selector", "enum", "boolean", "number", "integer", "millis", "seconds", "strings", "scalar", "know"}
 	names := map[string]bool{}
 	lit := func(e ast.Expr) {
 		if b, ok := e.(*ast.BasicLit); ok && b.Kind == token.STRING {
@@ -195,7 +195,7 @@ func parsedOptions(t *testing.T) []string {
 						lit(n.Args[0])
 					}
 				}
-			case *ast.IndexExpr: // d.known["clip"]
+			case *ast.IndexExpr: // d.known["clip"] (now d.know("clip"), a reader above)
 				if sel, ok := n.X.(*ast.SelectorExpr); ok && sel.Sel.Name == "known" {
 					lit(n.Index)
 				}

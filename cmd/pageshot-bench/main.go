@@ -18,6 +18,11 @@
 //	go build -o bin/pageshot ./cmd/pageshot
 //	go run ./cmd/pageshot-bench [-bin ./bin/pageshot] [-n 30] [-nc 40] [-o report.md]
 //	go run ./cmd/pageshot-bench -only baseline -n 10
+//	go run ./cmd/pageshot-bench load [-clients 32] [-duration 10s] [-runs 3] [-o report.md]
+//
+// The load command measures the requests that never reach the browser
+// (a cache hit, an invalid option, an invalid key) against a bare Go
+// handler in the same run, then captures of the page; see http.go.
 package main
 
 import (
@@ -73,6 +78,20 @@ type config struct {
 }
 
 func main() {
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "load":
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			err := runHTTPLoad(ctx, os.Args[2:])
+			stop()
+			exit(err)
+		case "bare":
+			if len(os.Args) != 3 {
+				exit(errors.New("usage: pageshot-bench bare FILE"))
+			}
+			exit(serveBare(os.Args[2]))
+		}
+	}
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -87,6 +106,15 @@ func main() {
 		fmt.Fprintln(os.Stderr, "pageshot-bench:", err)
 		os.Exit(1)
 	}
+}
+
+// exit ends the process: 0 without err (or after -h), else 1.
+func exit(err error) {
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	fmt.Fprintln(os.Stderr, "pageshot-bench:", err)
+	os.Exit(1)
 }
 
 // parseFlags turns the command line and the environment into a config.

@@ -40,6 +40,7 @@ func startPageServer() (*pageServer, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /article", serveBytes("text/html; charset=utf-8", []byte(html)))
 	mux.HandleFunc("GET /static/site.css", serveBytes("text/css; charset=utf-8", []byte(siteCSS)))
+	mux.HandleFunc("GET /card", serveBytes("text/html; charset=utf-8", []byte(cardHTML))) // load's cached capture
 	ps := &pageServer{HTMLBytes: len(html), SVGCount: svgs, CSSBytes: len(siteCSS)}
 	for name, data := range imgs {
 		mux.HandleFunc("GET /static/"+name, serveBytes("image/png", data))

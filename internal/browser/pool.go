@@ -33,8 +33,11 @@ type Config struct {
 	RecycleAfter int
 	// Guard is consulted before every navigation of a main frame. Required.
 	Guard pageshot.URLGuard
-	// FastPNG encodes PNG for speed rather than size (about 3× faster
-	// encoding, about 45% more bytes). Defaults to false; the CLI turns it on.
+	// FastPNG takes Chromium's fast PNG and packs it (see packPNG): about
+	// as fast as the fast PNG, within about 10% of the size of Chromium's
+	// default PNG. False takes Chromium's default PNG, a few percent
+	// smaller again, for a slower encoding. Defaults to false; the CLI
+	// turns it on unless --png-compression is set.
 	FastPNG bool
 	// MaxPageBytes ends a capture with page_too_large once its page has
 	// downloaded more than this many bytes. Defaults to 64 MiB.

@@ -648,8 +648,17 @@ func (r *renderer) encode(ctx context.Context, params page.CaptureScreenshotPara
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	w, h, err := imageSize(res.Data)
-	return res.Data, w, h, err
+	data := res.Data
+	if params.OptimizeForSpeed != nil && *params.OptimizeForSpeed {
+		// Chromium's fast PNG is half again as large as its default one;
+		// packed here it comes within a tenth of it, in less time than
+		// Chromium's default encoding takes.
+		if data, err = packPNG(data); err != nil {
+			return nil, 0, 0, err
+		}
+	}
+	w, h, err := imageSize(data)
+	return data, w, h, err
 }
 
 func imageSize(data []byte) (int, int, error) {

@@ -115,6 +115,37 @@ func (s *Service) Capture(ctx context.Context, r *pageshot.CaptureRequest) (*pag
 		defer release()
 	}
 
+	// The options first: bad ones cost no write to the ledger, only the
+	// read that reports the quota in the answer.
+	opts := r.Options
+	if opts == nil {
+		var err error
+		if opts, err = s.Options(c, r.Raw); err != nil {
+			s.readQuota(ctx, c, r, period, &res.Quota)
+			// Limits come before validation (the order of checks of the
+			// API): a key with no quota left is told so, whatever it sent.
+			if c != nil && !r.Prepaid && c.Plan.MonthlyQuota > 0 && res.Quota.Used >= c.Plan.MonthlyQuota {
+				return res, pageshot.QuotaExceeded(c.Plan, res.Quota.Used, reset)
+			}
+			return res, err
+		}
+	}
+	res.Options = opts
+	if r.CollectLinks {
+		opts.CollectLinks = true
+	}
+	useCache := opts.Cache && s.cfg.Cache != nil
+
+	// A free cache hit is served before any quota unit is reserved: it
+	// would only be refunded, and it is served even when the quota is used
+	// up.
+	if useCache && !s.cfg.ChargeCacheHits {
+		if s.cached(ctx, c, opts, res) {
+			s.readQuota(ctx, c, r, period, &res.Quota)
+			return res, nil
+		}
+	}
+
 	// A quota unit, unless the caller reserved it (a job item's, reserved
 	// with its job, is settled by the job store when the item ends).
 	var reservation string
@@ -133,32 +164,13 @@ func (s *Service) Capture(ctx context.Context, r *pageshot.CaptureRequest) (*pag
 			s.settle(ctx, reservation, charged, &res.Quota)
 		}
 	}()
-
-	opts := r.Options
-	if opts == nil {
-		if overQuota {
-			// Parsed only to learn whether a free cache hit can answer.
-			opts, _ = s.Options(c, r.Raw)
-		} else {
-			var err error
-			if opts, err = s.Options(c, r.Raw); err != nil {
-				return res, err
-			}
-		}
-	}
-	res.Options = opts
-	if opts != nil && r.CollectLinks {
-		opts.CollectLinks = true
-	}
-
-	if opts != nil && opts.Cache && s.cfg.Cache != nil && (!overQuota || !s.cfg.ChargeCacheHits) {
-		if hit := s.cached(ctx, c, opts, res); hit {
-			charged = s.cfg.ChargeCacheHits
-			return res, nil
-		}
-	}
 	if overQuota {
 		return res, pageshot.QuotaExceeded(c.Plan, res.Quota.Used, reset)
+	}
+	// A hit the server charges for takes its unit like a capture.
+	if useCache && s.cfg.ChargeCacheHits && s.cached(ctx, c, opts, res) {
+		charged = true
+		return res, nil
 	}
 	if opts.Async {
 		return res, nil // a job of one item, which reserves its own unit
@@ -210,6 +222,23 @@ func (s *Service) slot(ctx context.Context, c *pageshot.Caller, wait bool) (func
 		}
 		pause = min(2*pause, s.cfg.SlotPoll)
 	}
+}
+
+// readQuota fills q.Used from the ledger for an answer that reserved
+// nothing (bad options, a free cache hit). Only a plan with a quota
+// reports it (X-Quota-Remaining), so an unlimited plan costs no read; nor
+// does a prepaid capture, whose job reports its own. A failed read leaves
+// q.Used unknown (0) rather than failing an answer that is ready.
+func (s *Service) readQuota(ctx context.Context, c *pageshot.Caller, r *pageshot.CaptureRequest, period string, q *pageshot.Quota) {
+	if c == nil || s.cfg.Usage == nil || r.Prepaid || c.Plan.MonthlyQuota <= 0 {
+		return
+	}
+	u, err := s.cfg.Usage.Usage(ctx, c.Key.ID, period)
+	if err != nil {
+		s.log.WarnContext(ctx, "read usage", "err", err)
+		return
+	}
+	q.Used = u.Committed + u.Reserved
 }
 
 // settle commits reservation when charged, else refunds it. It ignores

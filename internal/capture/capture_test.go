@@ -159,6 +159,11 @@ func TestAdmission(t *testing.T) {
 	if e := pageshot.AsError(err); e.Code != pageshot.CodeQuotaExceeded || e.Plan != "p" || e.Limit != 2 || e.Used != 2 || !e.ResetAt.Equal(reset) {
 		t.Errorf("over the quota: %+v", e)
 	}
+	// With the quota used up, bad options are told the quota first.
+	_, err = f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: c, Raw: raw(t, `{"url":"ftp://x"}`)})
+	if e := pageshot.AsError(err); e.Code != pageshot.CodeQuotaExceeded {
+		t.Errorf("bad options over the quota: %+v", e)
+	}
 	if got := r.calls.Load(); got != 3 {
 		t.Errorf("%d renders, want 3 (the refused ones never reach the browser)", got)
 	}

@@ -81,3 +81,10 @@ func TestNewID(t *testing.T) {
 		t.Errorf("ids %q %q", a, b)
 	}
 }
+
+func TestServerTiming(t *testing.T) {
+	got := serverTiming(pageshot.Timing{Queue: 1500 * time.Microsecond, Navigation: 250 * time.Millisecond, Render: 0, Encode: 12345 * time.Microsecond})
+	if want := "queue;dur=1.5, navigation;dur=250.0, render;dur=0.0, encode;dur=12.3"; got != want {
+		t.Errorf("%q, want %q", got, want)
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -135,8 +134,7 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 		url = s.objectURL(r, res.BlobKey, res.URLTTL)
 	}
 	h := w.Header()
-	sum := sha256.Sum256(c.Data)
-	etag := `"` + hex.EncodeToString(sum[:16]) + `"`
+	etag := s.etag(res)
 	h.Set("ETag", etag)
 	h.Set("X-Returned-Status-Code", strconv.Itoa(c.ReturnedStatusCode))
 	if c.Truncated {
@@ -150,8 +148,7 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 		h.Set("Content-Location", url)
 	}
 	h.Set("Cache-Control", "private, max-age=0")
-	h.Set("Server-Timing", fmt.Sprintf("queue;dur=%.1f, navigation;dur=%.1f, render;dur=%.1f, encode;dur=%.1f",
-		ms(c.Timing.Queue), ms(c.Timing.Navigation), ms(c.Timing.Render), ms(c.Timing.Encode)))
+	h.Set("Server-Timing", serverTiming(c.Timing))
 	if c.Width > 0 && o.Format != pageshot.FormatPDF {
 		h.Set("X-Image-Width", strconv.Itoa(c.Width))
 		h.Set("X-Image-Height", strconv.Itoa(c.Height))
@@ -184,7 +181,57 @@ func (s *Server) writeCapture(w http.ResponseWriter, r *http.Request, res *pages
 	}
 }
 
+// etag returns the entity tag of res's image: the first half of its
+// SHA-256. A cached capture's is computed once per object, whose name is
+// random and whose bytes never change (see blob.HotPrefix): hashing the
+// image was the largest cost of a hit after the store's reads.
+func (s *Server) etag(res *pageshot.CaptureResult) string {
+	if !res.Cached || res.BlobKey == "" {
+		return etagOf(res.Capture.Data)
+	}
+	s.etagMu.Lock()
+	e, ok := s.etags[res.BlobKey]
+	s.etagMu.Unlock()
+	if ok {
+		return e
+	}
+	e = etagOf(res.Capture.Data)
+	s.etagMu.Lock()
+	if len(s.etags) >= maxETags {
+		clear(s.etags) // the hot ones come back at their next hit
+	}
+	s.etags[res.BlobKey] = e
+	s.etagMu.Unlock()
+	return e
+}
+
+// maxETags bounds the remembered entity tags (about 100 bytes each).
+const maxETags = 1 << 14
+
+func etagOf(data []byte) string {
+	sum := sha256.Sum256(data)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// serverTiming formats t as a Server-Timing header, in milliseconds with
+// one decimal (strconv rather than fmt: this is on every cache hit).
+func serverTiming(t pageshot.Timing) string {
+	b := make([]byte, 0, 96)
+	for i, m := range []struct {
+		name string
+		d    time.Duration
+	}{{"queue", t.Queue}, {"navigation", t.Navigation}, {"render", t.Render}, {"encode", t.Encode}} {
+		if i > 0 {
+			b = append(b, ", "...)
+		}
+		b = append(b, m.name...)
+		b = append(b, ";dur="...)
+		b = strconv.AppendFloat(b, ms(m.d), 'f', 1, 64)
+	}
+	return string(b)
+}
 
 // etagMatch implements If-None-Match's weak comparison.
 func etagMatch(header, etag string) bool {

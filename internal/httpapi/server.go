@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pageshot/pageshot"
@@ -97,6 +98,9 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *metrics
 	handler http.Handler
+
+	etagMu sync.Mutex
+	etags  map[string]string // of cached objects, by blob key
 }
 
 // route is one entry of the routing table.
@@ -110,7 +114,7 @@ type route struct {
 
 // New returns the API server.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, mux: http.NewServeMux(), etags: map[string]string{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -7,7 +7,9 @@
 package proc
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -130,4 +132,32 @@ func RSS(pid int) (int64, error) {
 		return 0, err
 	}
 	return pages * int64(os.Getpagesize()), nil
+}
+
+// Children returns the pids of pid's children from the kernel's lists of
+// each of its threads' children (/proc/PID/task/TID/children), which
+// reads a few small files rather than every process's stat. ok is false
+// where the kernel keeps no such lists (CONFIG_PROC_CHILDREN) or pid is
+// gone.
+func Children(pid int) (children []int, ok bool) {
+	dir := filepath.Join("/proc", strconv.Itoa(pid), "task")
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	for _, t := range tasks {
+		list, err := os.ReadFile(filepath.Join(dir, t.Name(), "children"))
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) && t.Name() == strconv.Itoa(pid) {
+				return nil, false // no children lists in this kernel
+			}
+			continue // a thread that ended
+		}
+		for _, c := range strings.Fields(string(list)) {
+			if n, err := strconv.Atoi(c); err == nil {
+				children = append(children, n)
+			}
+		}
+	}
+	return children, true
 }

@@ -397,13 +397,24 @@ func (s *Store) DeleteJobs(ctx context.Context, before time.Time, limit int) ([]
 	return artifacts, nil
 }
 
-// CacheGet implements pageshot.CacheStore.
+// CacheGet implements pageshot.CacheStore. While the database is
+// unchanged, an entry read once is served from memory until it expires
+// (see readCache).
 func (s *Store) CacheGet(ctx context.Context, key string, now time.Time) (*pageshot.CacheEntry, error) {
+	st, fresh := s.reads.now()
+	if fresh {
+		if v, ok := s.reads.get(st, "cache:"+key); ok {
+			if e := v.(*pageshot.CacheEntry); e.ExpiresAt.After(now) {
+				c := *e
+				return &c, nil
+			}
+		}
+	}
 	var (
 		e                pageshot.CacheEntry
 		created, expires int64
 	)
-	err := s.db.QueryRowContext(ctx, `SELECT key, blob_key, format, width, height, returned_status_code, created_at, expires_at
+	err := s.queryRow(ctx, `SELECT key, blob_key, format, width, height, returned_status_code, created_at, expires_at
 		FROM cache_entries WHERE key = ? AND expires_at > ?`, key, now.UnixNano()).
 		Scan(&e.Key, &e.BlobKey, &e.Format, &e.Width, &e.Height, &e.ReturnedStatusCode, &created, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -413,6 +424,10 @@ func (s *Store) CacheGet(ctx context.Context, key string, now time.Time) (*pages
 		return nil, fmt.Errorf("get cache entry: %w", err)
 	}
 	e.CreatedAt, e.ExpiresAt = fromUnixNano(created), fromUnixNano(expires)
+	if fresh {
+		c := e
+		s.reads.put(st, "cache:"+key, &c)
+	}
 	return &e, nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -35,6 +36,8 @@ type Store struct {
 	// answer service_unavailable with a Retry-After. Negative turns the
 	// check off. Defaults to DefaultMinFree.
 	MinFree int64
+	stmts   statements
+	reads   *readCache
 }
 
 var (
@@ -54,6 +57,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.reads = openReadCache(ctx, s)
 	return s, nil
 }
 
@@ -85,7 +89,11 @@ func OpenDB(path string) (*sql.DB, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.reads.close()
+	s.closeStatements()
+	return s.db.Close()
+}
 
 // Migrate applies the migrations the database does not have yet, in order,
 // each in its own transaction. Running it again does nothing.
@@ -225,14 +233,32 @@ func scanKey(row scanner) (*pageshot.APIKey, error) {
 	return &k, nil
 }
 
-// Key implements pageshot.KeyStore.
+// Key implements pageshot.KeyStore. While the database is unchanged, the
+// key (or its absence) is read from memory (see readCache).
 func (s *Store) Key(ctx context.Context, id string) (*pageshot.APIKey, error) {
-	k, err := scanKey(s.db.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
+	st, fresh := s.reads.now()
+	if fresh {
+		if v, ok := s.reads.get(st, "key:"+id); ok {
+			if v == nil {
+				return nil, notFound("API key", id)
+			}
+			k := *v.(*pageshot.APIKey) // a copy: the caller may change it
+			return &k, nil
+		}
+	}
+	k, err := scanKey(s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
+		if fresh {
+			s.reads.put(st, "key:"+id, nil)
+		}
 		return nil, notFound("API key", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("get key: %w", err)
+	}
+	if fresh {
+		c := *k
+		s.reads.put(st, "key:"+id, &c)
 	}
 	return k, nil
 }
@@ -357,17 +383,45 @@ func (s *Store) Refund(ctx context.Context, reservation string) error {
 	return nil
 }
 
-// Usage implements pageshot.UsageStore.
+// Usage implements pageshot.UsageStore. While the database is unchanged
+// and none of the counted reservations has expired, the answer is read
+// from memory (see readCache).
 func (s *Store) Usage(ctx context.Context, keyID, period string) (pageshot.Usage, error) {
-	var u pageshot.Usage
-	err := s.db.QueryRowContext(ctx, `SELECT
+	now := time.Now().UnixNano()
+	cacheKey := "usage:" + keyID + "\x00" + period
+	st, fresh := s.reads.now()
+	if fresh {
+		if v, ok := s.reads.get(st, cacheKey); ok {
+			if c := v.(*cachedUsage); now < c.until {
+				return c.u, nil
+			}
+		}
+	}
+	var (
+		u     pageshot.Usage
+		until int64 // the first expiry of a counted reservation
+	)
+	err := s.queryRow(ctx, `SELECT
 		COALESCE((SELECT committed FROM usage WHERE key_id = ? AND period = ?), 0),
-		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?)`,
-		keyID, period, keyID, period, time.Now().UnixNano()).Scan(&u.Committed, &u.Reserved)
+		(SELECT count(*) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?),
+		COALESCE((SELECT min(expires_at) FROM usage_reservations WHERE key_id = ? AND period = ? AND expires_at > ?), 0)`,
+		keyID, period, keyID, period, now, keyID, period, now).Scan(&u.Committed, &u.Reserved, &until)
 	if err != nil {
 		return u, fmt.Errorf("get usage: %w", err)
 	}
+	if fresh {
+		if until == 0 {
+			until = math.MaxInt64 // nothing reserved: nothing expires
+		}
+		s.reads.put(st, cacheKey, &cachedUsage{u: u, until: until})
+	}
 	return u, nil
+}
+
+// cachedUsage is a usage read, right until a counted reservation expires.
+type cachedUsage struct {
+	u     pageshot.Usage
+	until int64 // unix nanoseconds
 }
 
 func newID() string {

@@ -1,0 +1,490 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The `load` command measures what pageshot costs around the browser: the
+// requests that never reach it, at many clients at once, each against a
+// bare Go handler that returns the same bytes, in the same run:
+//
+//   - hit: GET /v1/screenshot of a capture in the cache, the key in the
+//     query, as an <img src> on a busy page asks for it;
+//   - invalid option: a valid key and an option out of range (400);
+//   - invalid key: a key that does not exist (401, then 429 once the
+//     client address's budget is spent);
+//
+// then captures of the perf page at concurrency 2 (captures/s, p50, PNG
+// size) beside the size of Chromium's own PNG of the same page.
+
+// loadConfig is what the flags of `load` ask for.
+type loadConfig struct {
+	bin, chrome, out string
+	// compare is another pageshot binary (say, the last release)
+	// measured alike in the same run, alternating with bin.
+	compare   string
+	clients   int
+	duration  time.Duration
+	runs      int
+	captures  int
+	serveArgs []string
+}
+
+// loadRequest is one kind of request the load command measures.
+type loadRequest struct {
+	name string
+	// target is the URL path and query; header is sent with it.
+	target string
+	header http.Header
+	// ok lists the statuses expected; any other is a failure.
+	ok []int
+}
+
+// loadResult is one run of one kind of request.
+type loadResult struct {
+	n         int // answers with an expected status
+	failures  int
+	firstFail string
+	wall      time.Duration
+	latencies []time.Duration
+	bytes     int // body size of the last expected answer
+}
+
+func (r *loadResult) perSecond() float64 { return float64(r.n) / r.wall.Seconds() }
+
+// parseLoadFlags parses the arguments of `load`.
+func parseLoadFlags(args []string) (loadConfig, error) {
+	var c loadConfig
+	fs := flag.NewFlagSet("pageshot-bench load", flag.ContinueOnError)
+	fs.StringVar(&c.bin, "bin", "./bin/pageshot", "path to the pageshot binary")
+	fs.StringVar(&c.chrome, "chrome", "", "Chromium executable for pageshot and for Chromium's own PNG (default: chromium-headless-shell, else chromium)")
+	fs.StringVar(&c.out, "o", "", "also write the Markdown report to `FILE`")
+	fs.StringVar(&c.compare, "compare", "", "another pageshot `BINARY` measured alike, alternating with -bin")
+	fs.IntVar(&c.clients, "clients", 32, "concurrent clients")
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
+	fs.IntVar(&c.runs, "runs", 3, "runs of every request kind; the report gives medians")
+	fs.IntVar(&c.captures, "captures", 20, "captures of the perf page at concurrency 2 (0: none)")
+	fs.Func("serve-arg", "add an argument to pageshot serve (repeatable)", func(v string) error {
+		c.serveArgs = append(c.serveArgs, v)
+		return nil
+	})
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if c.clients < 1 || c.runs < 1 || c.duration <= 0 || c.captures < 0 {
+		return c, errors.New("-clients and -runs must be at least 1, -duration positive, -captures not negative")
+	}
+	return c, nil
+}
+
+// cardHTML is the page of the cached capture, served at /card: a small
+// report card whose 640×400 PNG is about 25 KB.
+const cardHTML = `<body style="margin:0;font:16px/1.4 sans-serif;background:#f4f6fb"><div style="padding:24px">` +
+	`<h1 style="color:#1a1a2e">Quarterly report</h1><p>Revenue grew in every region; the table below has the figures.</p>` +
+	`<table style="border-collapse:collapse">` +
+	`<tr><td style="padding:4px 12px;background:#dde">North</td><td style="padding:4px 12px">1,204</td><td style="padding:4px 12px;color:#080">+12%</td></tr>` +
+	`<tr><td style="padding:4px 12px;background:#dde">South</td><td style="padding:4px 12px">982</td><td style="padding:4px 12px;color:#080">+7%</td></tr>` +
+	`<tr><td style="padding:4px 12px;background:#dde">East</td><td style="padding:4px 12px">1,530</td><td style="padding:4px 12px;color:#080">+18%</td></tr>` +
+	`</table><p style="color:#555">Figures in thousands of euros, unaudited.</p></div></body>`
+
+// runHTTPLoad is the `load` command.
+func runHTTPLoad(ctx context.Context, args []string) error {
+	cfg, err := parseLoadFlags(args)
+	if err != nil {
+		return err
+	}
+	chromePath := cfg.chrome
+	if chromePath == "" {
+		if p, err := exec.LookPath("chromium-headless-shell"); err == nil {
+			chromePath = p
+		}
+	}
+	chrome, err := findChromium(ctx, chromePath)
+	if err != nil {
+		return err
+	}
+	page, err := startPageServer()
+	if err != nil {
+		return err
+	}
+	defer page.Close()
+
+	servers := []*loadServer{{label: "pageshot", bin: cfg.bin}}
+	if cfg.compare != "" {
+		servers = append(servers, &loadServer{label: "compared", bin: cfg.compare})
+	}
+	var hitBody []byte
+	for _, sv := range servers {
+		logf("%s: starting %s serve", sv.label, sv.bin)
+		ps, err := startPageshot(ctx, sv.bin, "", chrome.path, cfg.serveArgs, nil)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+		if ps.key == "" {
+			return fmt.Errorf("%s: no API key: %s", sv.label, ps.keyNote)
+		}
+		sv.ps = ps
+		// The cached capture, made once.
+		card := strings.TrimSuffix(page.URL, "/article") + "/card"
+		q := url.Values{"url": {card}, "viewport_width": {"640"}, "viewport_height": {"400"}, "cache": {"true"}, "access_key": {ps.key}}
+		sv.hit = "/v1/screenshot?" + q.Encode()
+		resp, err := ps.client.Get(ps.srv.baseURL + sv.hit)
+		if err != nil {
+			return err
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s: the capture to serve from the cache: HTTP %d: %s", sv.label, resp.StatusCode, quoteBody(body))
+		}
+		logf("%s: cached capture of %d bytes", sv.label, len(body))
+		if hitBody == nil {
+			hitBody = body
+		}
+	}
+
+	bare, err := startBare(ctx, hitBody)
+	if err != nil {
+		return err
+	}
+	defer bare.stop()
+
+	bearer := func(k string) http.Header { return http.Header{"Authorization": {"Bearer " + k}} }
+	type kind struct {
+		label string // the row of the report
+		req   loadRequest
+		base  string
+	}
+	kinds := []kind{{"bare", loadRequest{target: "/", ok: []int{200}}, bare.baseURL}}
+	for _, name := range []string{"hit", "invalid option", "invalid key"} {
+		for _, sv := range servers {
+			k := kind{label: name, base: sv.ps.srv.baseURL}
+			if len(servers) > 1 {
+				k.label += " (" + sv.label + ")"
+			}
+			switch name {
+			case "hit":
+				k.req = loadRequest{target: sv.hit, ok: []int{200}}
+			case "invalid option":
+				k.req = loadRequest{target: "/v1/screenshot?html=x&viewport_width=-5", header: bearer(sv.ps.key), ok: []int{400}}
+			case "invalid key":
+				k.req = loadRequest{target: "/v1/screenshot?html=x", header: bearer("ps_nokey.nosecret"), ok: []int{401, 429}}
+			}
+			kinds = append(kinds, k)
+		}
+	}
+	rep := &loadReport{date: time.Now().UTC(), cfg: cfg, chrome: chrome, hitBytes: len(hitBody), loadStart: loadAverage(), results: map[string][]*loadResult{}}
+	for _, sv := range servers {
+		rep.versions = append(rep.versions, sv.label+": "+sv.ps.version)
+	}
+	for run := 1; run <= cfg.runs; run++ {
+		for _, k := range kinds {
+			r := hammer(ctx, k.base, k.req, cfg.clients, cfg.duration)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			logf("run %d %-25s %8.0f req/s  p50 %s  p99 %s  %d failed %s", run, k.label, r.perSecond(),
+				fmtMillis(percentile(r.latencies, 50)), fmtMillis(percentile(r.latencies, 99)), r.failures, r.firstFail)
+			rep.results[k.label] = append(rep.results[k.label], r)
+			rep.order = appendNew(rep.order, k.label)
+		}
+	}
+	rep.loadEnd = loadAverage()
+
+	if cfg.captures > 0 {
+		for _, sv := range servers {
+			if err := warmUp(ctx, sv.ps, page.URL, config{warmup: 3, timeout: time.Minute}); err != nil {
+				return err
+			}
+		}
+		// In rounds, alternating, so that a drift in the machine's load
+		// hits every server alike.
+		const rounds = 4
+		for i := range rounds {
+			for _, sv := range servers {
+				n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
+				r := runLoad(ctx, sv.ps, page.URL, 2, n, time.Minute)
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				sv.captures = merge(sv.captures, r)
+			}
+		}
+		for _, sv := range servers {
+			c := sv.captures
+			logf("%s captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", sv.label, c.throughput(),
+				fmtMillis(c.percentile(50)), c.medianSize(), len(c.failures))
+			rep.captures = append(rep.captures, labeled{sv.label, c})
+		}
+		// Chromium's own PNG of the same page, at its default compression.
+		b, err := startBaseline(ctx, chrome.path)
+		if err != nil {
+			return err
+		}
+		img, release, err := b.Capture(ctx, page.URL)
+		release()
+		_ = b.Close()
+		if err != nil {
+			return fmt.Errorf("chromium's own PNG: %w", err)
+		}
+		rep.chromiumPNG = len(img)
+	}
+
+	md := rep.markdown()
+	fmt.Print(md)
+	if cfg.out != "" {
+		if err := os.WriteFile(cfg.out, []byte(md), 0o644); err != nil {
+			return fmt.Errorf("write report: %w", err)
+		}
+	}
+	return nil
+}
+
+// loadServer is one pageshot server of the load command.
+type loadServer struct {
+	label, bin string
+	ps         *pageshot
+	hit        string  // the target of the cached capture
+	captures   *result // of the perf page, every round merged
+}
+
+// labeled is a result with the server it came from.
+type labeled struct {
+	label string
+	r     *result
+}
+
+// merge returns a and b as one result; a may be nil.
+func merge(a, b *result) *result {
+	if a == nil {
+		return b
+	}
+	return &result{
+		latencies: append(a.latencies, b.latencies...),
+		sizes:     append(a.sizes, b.sizes...),
+		failures:  append(a.failures, b.failures...),
+		wall:      a.wall + b.wall,
+	}
+}
+
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
+// hammer sends req to base from clients goroutines, each starting its next
+// request when the last answer was read whole, for d.
+func hammer(ctx context.Context, base string, req loadRequest, clients int, d time.Duration) *loadResult {
+	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxIdleConns: clients, DisableCompression: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	var (
+		mu  sync.Mutex
+		all loadResult
+		wg  sync.WaitGroup
+	)
+	start := time.Now()
+	for range clients {
+		wg.Go(func() {
+			var mine loadResult
+			for ctx.Err() == nil {
+				r, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+req.target, nil)
+				maps(r.Header, req.header)
+				t := time.Now()
+				resp, err := client.Do(r)
+				var n int64
+				if err == nil {
+					n, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				lat := time.Since(t)
+				switch {
+				case ctx.Err() != nil:
+					// cut by the end of the measurement: not counted
+				case err != nil:
+					mine.failures++
+					mine.firstFail = cmpOr(mine.firstFail, err.Error())
+				case !slices.Contains(req.ok, resp.StatusCode):
+					mine.failures++
+					mine.firstFail = cmpOr(mine.firstFail, "HTTP "+strconv.Itoa(resp.StatusCode))
+				default:
+					mine.n++
+					mine.bytes = int(n)
+					mine.latencies = append(mine.latencies, lat)
+				}
+			}
+			mu.Lock()
+			all.n += mine.n
+			all.failures += mine.failures
+			all.firstFail = cmpOr(all.firstFail, mine.firstFail)
+			all.bytes = max(all.bytes, mine.bytes)
+			all.latencies = append(all.latencies, mine.latencies...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	all.wall = time.Since(start)
+	return &all
+}
+
+func maps(dst, src http.Header) {
+	for k, v := range src {
+		dst[k] = v
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// bareServer is `pageshot-bench bare`: another process, like the pageshot
+// server, whose one handler writes the same bytes as the cached capture.
+type bareServer struct {
+	baseURL string
+	cmd     *exec.Cmd
+}
+
+func startBare(ctx context.Context, body []byte) (*bareServer, error) {
+	f, err := os.CreateTemp("", "pageshot-bench-bare-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(f.Name()) // read at the server's start
+	if _, err := f.Write(body); err != nil {
+		return nil, err
+	}
+	f.Close()
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, self, "bare", f.Name())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start bare handler: %w", err)
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return nil, fmt.Errorf("start bare handler: %w", err)
+	}
+	return &bareServer{baseURL: "http://" + strings.TrimSpace(line), cmd: cmd}, nil
+}
+
+func (b *bareServer) stop() {
+	_ = b.cmd.Process.Kill()
+	_ = b.cmd.Wait()
+}
+
+// serveBare is the `bare FILE` command: it serves FILE's bytes as a PNG
+// on 127.0.0.1 and prints the address it listens on.
+func serveBare(path string) error {
+	body, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	fmt.Println(ln.Addr().String())
+	return http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/png")
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+}
+
+// loadReport is what `load` prints.
+type loadReport struct {
+	date               time.Time
+	cfg                loadConfig
+	chrome             chromium
+	versions           []string
+	hitBytes           int
+	results            map[string][]*loadResult
+	order              []string // of the rows
+	captures           []labeled
+	chromiumPNG        int
+	loadStart, loadEnd string
+}
+
+// median returns the median of f over rs.
+func median(rs []*loadResult, f func(*loadResult) float64) float64 {
+	v := make([]float64, len(rs))
+	for i, r := range rs {
+		v[i] = f(r)
+	}
+	slices.Sort(v)
+	return v[(len(v)-1)/2]
+}
+
+func (r *loadReport) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "### The request path at %d clients\n\n", r.cfg.clients)
+	fmt.Fprintf(&b, "%s · %s · %d CPUs · %s · load average %s → %s\n\n%s\n\n",
+		r.date.Format("2006-01-02 15:04 UTC"), r.chrome.version, runtime.NumCPU(), runtime.Version(), r.loadStart, r.loadEnd,
+		strings.Join(r.versions, "; "))
+	fmt.Fprintf(&b, "%d runs of %s per request kind, %d clients, medians; the cached capture is %d bytes.\n\n",
+		r.cfg.runs, r.cfg.duration, r.cfg.clients, r.hitBytes)
+	b.WriteString("| request | req/s | p50 | p99 | req/s ratio to bare | runs (req/s) | failed |\n|---|---:|---:|---:|---:|---|---:|\n")
+	bare := median(r.results["bare"], (*loadResult).perSecond)
+	for _, name := range r.order {
+		rs := r.results[name]
+		rps := median(rs, (*loadResult).perSecond)
+		var runs []string
+		failed := 0
+		for _, x := range rs {
+			runs = append(runs, fmt.Sprintf("%.0f", x.perSecond()))
+			failed += x.failures
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.2f× | %s | %d |\n", name, rps,
+			fmtMillis(time.Duration(median(rs, func(x *loadResult) float64 { return float64(percentile(x.latencies, 50)) }))),
+			fmtMillis(time.Duration(median(rs, func(x *loadResult) float64 { return float64(percentile(x.latencies, 99)) }))),
+			rps/bare, strings.Join(runs, ", "), failed)
+	}
+	if len(r.captures) > 0 {
+		b.WriteString("\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds:\n\n")
+		b.WriteString("| server | made | failed | captures/s | p50 | p90 | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		for _, x := range r.captures {
+			c := x.r
+			ratio := "–"
+			if r.chromiumPNG > 0 {
+				ratio = fmt.Sprintf("%.2f×", float64(c.medianSize())/float64(r.chromiumPNG))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %d B | %s |\n", x.label, len(c.latencies), len(c.failures),
+				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), c.medianSize(), ratio)
+		}
+		fmt.Fprintf(&b, "\nChromium's own PNG of the page (default compression): %d B.\n", r.chromiumPNG)
+	}
+	return b.String()
+}

@@ -1,0 +1,76 @@
+package browser
+
+import (
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"testing"
+)
+
+// TestRenderersWalk: the walk through the kernel's children lists finds
+// the same renderers as the scan of every process, in a real process tree:
+// a shell whose children and grandchildren carry --type=renderer (found,
+// with their memory) or another --type (passed over).
+func TestRenderersWalk(t *testing.T) {
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		t.Skip("no /proc")
+	}
+	// A shell starts a "zygote" shell that starts two renderers, and a
+	// utility; each sleeps until the test kills the tree. exec -a names
+	// argv[0]; the flags come from the environment so that no shell's own
+	// command line carries them.
+	cmd := exec.Command("bash", "-c", `
+		bash -c 'exec -a "chromium $R --one" sleep 60 & exec -a "chromium $R --two" sleep 60 & wait' &
+		(exec -a "chromium $U" sleep 60) &
+		echo started; wait`)
+	cmd.Env = append(os.Environ(), "R=--type=renderer", "U=--type=utility")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // one group, killed whole
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+	buf := make([]byte, 8)
+	if _, err := out.Read(buf); err != nil {
+		t.Fatal(err)
+	}
+	pids := func(ps []RendererProcess) []int {
+		var out []int
+		for _, p := range ps {
+			if p.RSS <= 0 {
+				t.Errorf("renderer %d without memory", p.PID)
+			}
+			out = append(out, p.PID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	// Poll until both renderers run (they start asynchronously).
+	var scan []int
+	for range 500 {
+		if scan = pids(renderersByScan(cmd.Process.Pid)); len(scan) == 2 {
+			break
+		}
+		_ = exec.Command("true").Run() // a moment, without a timer
+	}
+	if len(scan) != 2 {
+		t.Fatalf("the scan found %v, want the two renderers", scan)
+	}
+	walk, ok := renderersByChildren(cmd.Process.Pid)
+	if !ok {
+		t.Skip("no children lists (CONFIG_PROC_CHILDREN)")
+	}
+	if got := pids(walk); !slices.Equal(got, scan) {
+		t.Errorf("walk found %v, scan %v", got, scan)
+	}
+}

@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pageshot/pageshot"
+)
+
+// TestReadCacheSeesEveryWrite: a serve process reads keys and cache
+// entries from memory while nothing changes, and another process on the
+// same file (the CLI) creating or revoking a key, or replacing a cache
+// entry, is seen by the very next read.
+func TestReadCacheSeesEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pageshot.db")
+	serve, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer serve.Close()
+	cli, err := Open(ctx, path) // a pool of its own, as another process has
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	if serve.reads.shm == nil {
+		t.Fatal("no WAL index: the read cache is off")
+	}
+	cached := func(key string) bool {
+		st, ok := serve.reads.now()
+		if !ok {
+			return false
+		}
+		serve.reads.mu.Lock()
+		defer serve.reads.mu.Unlock()
+		_, hit := serve.reads.m[key]
+		return hit && serve.reads.stamp == st
+	}
+
+	k, _, err := pageshot.NewKey("k", "default", pageshot.AllScopes(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Absent, and remembered as absent; created by the CLI: found at once.
+	if _, err := serve.Key(ctx, k.ID); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Fatalf("before creation: %v", err)
+	}
+	if !cached("key:" + k.ID) {
+		t.Error("the absent key was not remembered")
+	}
+	if err := cli.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	got, err := serve.Key(ctx, k.ID)
+	if err != nil || !got.RevokedAt.IsZero() {
+		t.Fatalf("after creation: %+v %v", got, err)
+	}
+	if _, err := serve.Key(ctx, k.ID); err != nil || !cached("key:"+k.ID) {
+		t.Fatalf("the key was not served from memory: %v", err)
+	}
+	got.Name = "changed by a caller" // a copy: the cache keeps its own
+	if again, _ := serve.Key(ctx, k.ID); again.Name != "k" {
+		t.Errorf("a caller's change reached the cache: %q", again.Name)
+	}
+
+	// Revoked by the CLI: the next read sees it.
+	if err := cli.RevokeKey(ctx, k.ID, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := serve.Key(ctx, k.ID); err != nil || got.RevokedAt.IsZero() {
+		t.Fatalf("right after revocation: %+v %v", got, err)
+	}
+
+	// Usage: remembered, changed by another process's reservation, and
+	// read anew once a counted reservation expires.
+	if u, err := serve.Usage(ctx, k.ID, "2026-11"); err != nil || u != (pageshot.Usage{}) || !cached("usage:"+k.ID+"\x00"+"2026-11") {
+		t.Fatalf("usage: %+v %v", u, err)
+	}
+	if _, _, _, err := cli.Reserve(ctx, k.ID, "2026-11", 0, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := serve.Usage(ctx, k.ID, "2026-11"); err != nil || u.Reserved != 1 {
+		t.Fatalf("usage after another process reserved: %+v %v", u, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u, err := serve.Usage(ctx, k.ID, "2026-11")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.Reserved == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the expired reservation is still counted")
+		}
+		time.Sleep(20 * time.Millisecond) // polling toward a deadline, not a synchronisation
+	}
+
+	// A cache entry, replaced by another process, and expiring in memory.
+	now := time.Now()
+	put := func(s *Store, blob string, expires time.Time) {
+		t.Helper()
+		if _, err := s.CachePut(ctx, &pageshot.CacheEntry{Key: "c", BlobKey: blob, Format: pageshot.FormatPNG, CreatedAt: now, ExpiresAt: expires}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(serve, "cache-1", now.Add(time.Hour))
+	if e, err := serve.CacheGet(ctx, "c", now); err != nil || e.BlobKey != "cache-1" || !cached("cache:c") {
+		t.Fatalf("entry: %+v %v", e, err)
+	}
+	put(cli, "cache-2", now.Add(time.Hour))
+	if e, err := serve.CacheGet(ctx, "c", now); err != nil || e.BlobKey != "cache-2" {
+		t.Fatalf("after the CLI replaced it: %+v %v", e, err)
+	}
+	if _, err := serve.CacheGet(ctx, "c", now.Add(2*time.Hour)); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
+		t.Errorf("an expired entry was served from memory: %v", err)
+	}
+}
