@@ -2,16 +2,12 @@ package capture_test
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/pageshot/pageshot"
-	"github.com/pageshot/pageshot/internal/blob"
 	"github.com/pageshot/pageshot/internal/capture"
-	"github.com/pageshot/pageshot/internal/limit"
 	"github.com/pageshot/pageshot/internal/sqlite"
 )
 
@@ -48,21 +44,12 @@ func (l *countingLedger) Usage(ctx context.Context, keyID, period string) (pages
 // With charged hits, a hit reserves and commits its unit.
 func TestAdmissionWithoutWrites(t *testing.T) {
 	for _, charge := range []bool{false, true} {
-		store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pageshot.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
-		blobs, err := blob.Open(context.Background(), blob.Config{Dir: t.TempDir()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		l := &countingLedger{Store: store}
-		r := &renderer{}
-		svc := capture.New(capture.Config{
-			Renderer: r, Usage: l, Concurrency: limit.NewConcurrency(), Blobs: blobs, Cache: store,
-			ChargeCacheHits: charge, Logger: slog.New(slog.DiscardHandler),
+		var l *countingLedger
+		f := newFixture(t, &renderer{}, pageshot.Limits{}, func(cfg *capture.Config) {
+			l = &countingLedger{Store: cfg.Cache.(*sqlite.Store)}
+			cfg.Usage, cfg.ChargeCacheHits = l, charge
 		})
+		svc := f.svc
 		ctx := context.Background()
 		c := caller("k", pageshot.Plan{Name: "p", MonthlyQuota: 3})
 		body := `{"url":"https://example.com/","cache":true}`
@@ -95,7 +82,7 @@ func TestAdmissionWithoutWrites(t *testing.T) {
 		if n := l.reserves.Load() + l.settles.Load(); n != writes {
 			t.Errorf("charge=%v: the hit wrote to the ledger %d times, want %d", charge, n, writes)
 		}
-		if u := f2used(t, store, "k"); u != (pageshot.Usage{Committed: want}) {
+		if u := f.used(t, "k"); u != (pageshot.Usage{Committed: want}) {
 			t.Errorf("charge=%v: ledger %+v", charge, u)
 		}
 
@@ -110,17 +97,8 @@ func TestAdmissionWithoutWrites(t *testing.T) {
 				t.Errorf("unlimited plan's hit: cached=%v, %d reads, %v", res.Cached, l.reads.Load(), err)
 			}
 		}
-		if got := r.calls.Load(); got != 2 {
+		if got := f.r.calls.Load(); got != 2 {
 			t.Errorf("charge=%v: %d renders, want 2 (one per key)", charge, got)
 		}
 	}
-}
-
-func f2used(t testing.TB, s *sqlite.Store, keyID string) pageshot.Usage {
-	period, _ := pageshot.Period(time.Now())
-	u, err := s.Usage(context.Background(), keyID, period)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return u
 }

@@ -66,7 +66,9 @@ type fixture struct {
 	conc  *limit.Concurrency
 }
 
-func newFixture(t testing.TB, r *renderer, lim pageshot.Limits) *fixture {
+// newFixture returns a service over r, a real SQLite store and file blobs;
+// adjust, when given, changes the service's config before it is built.
+func newFixture(t testing.TB, r *renderer, lim pageshot.Limits, adjust ...func(*capture.Config)) *fixture {
 	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "pageshot.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -77,11 +79,14 @@ func newFixture(t testing.TB, r *renderer, lim pageshot.Limits) *fixture {
 		t.Fatal(err)
 	}
 	conc := limit.NewConcurrency()
-	svc := capture.New(capture.Config{
+	cfg := capture.Config{
 		Renderer: r, Limits: lim, Usage: store, Concurrency: conc, Blobs: blobs, Cache: store,
 		SlotPoll: 5 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-	})
-	return &fixture{svc: svc, store: store, r: r, conc: conc}
+	}
+	for _, a := range adjust {
+		a(&cfg)
+	}
+	return &fixture{svc: capture.New(cfg), store: store, r: r, conc: conc}
 }
 
 func caller(id string, p pageshot.Plan) *pageshot.Caller {
