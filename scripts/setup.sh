@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what pageshot needs to run and test on Debian/Ubuntu when it is
 # missing: Chromium (headless shell and full browser), the Noto fonts
-# (Latin, CJK, colour emoji) and redis-server (the Redis limiter's tests
+# (Latin, CJK, colour emoji; DejaVu for the tests) and redis-server (the Redis limiter's tests
 # start one of their own). Idempotent.
 set -euo pipefail
 
@@ -28,6 +28,8 @@ has_font() { fc-list 2>/dev/null | grep "$1" >/dev/null; }
 has_font "Noto Sans CJK" || need+=(fonts-noto-cjk)
 has_font "Noto Color Emoji" || need+=(fonts-noto-color-emoji)
 has_font "NotoSans-Regular" || need+=(fonts-noto-core)
+# The capture-quality tests serve DejaVu Sans to pages as a web font.
+has_font "DejaVuSans" || need+=(fonts-dejavu-core)
 command -v redis-server >/dev/null || need+=(redis-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 
