@@ -501,6 +501,24 @@ func startCluster(t *testing.T) *cluster {
 	return c
 }
 
+// spread sends n captures at once, the ith of path(i), alternately to
+// each of nodes, and returns the replies in order.
+func spread(t *testing.T, nodes []*node, n int, path func(int) string, key string, s *site) []reply {
+	replies := make([]reply, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			r, err := shot(nodes[i%len(nodes)], key, s, path(i), nil)
+			if err != nil {
+				t.Error(err)
+			}
+			replies[i] = r
+		})
+	}
+	wg.Wait()
+	return replies
+}
+
 // TestMultiNode runs one cluster through the limits, the shared state
 // and the death of a node: every answer is one that a single node with
 // the same plans would give.
@@ -514,19 +532,7 @@ func TestMultiNode(t *testing.T) {
 	// exactly 7 succeed, the rest are quota_exceeded, the ledger says 7.
 	t.Run("quota", func(t *testing.T) {
 		id, key, _ := createKey(t, c.bin, c.db, c.config, "quota7")
-		const n = 60
-		replies := make([]reply, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				r, err := shot(nodes()[i%2], key, s, "/color?c=0000ff&n=quota"+strconv.Itoa(i), nil)
-				if err != nil {
-					t.Error(err)
-				}
-				replies[i] = r
-			})
-		}
-		wg.Wait()
+		replies := spread(t, nodes(), 60, func(i int) string { return "/color?c=0000ff&n=quota" + strconv.Itoa(i) }, key, s)
 		ok := 0
 		var remaining []int
 		for i, r := range replies {
@@ -560,19 +566,7 @@ func TestMultiNode(t *testing.T) {
 	// every 6 s; the 30 are admitted in far less.)
 	t.Run("rate", func(t *testing.T) {
 		_, key, _ := createKey(t, c.bin, c.db, c.config, "rate10")
-		const n = 30
-		replies := make([]reply, n)
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Go(func() {
-				r, err := shot(nodes()[i%2], key, s, "/color?c=ff0000&n=rate"+strconv.Itoa(i), nil)
-				if err != nil {
-					t.Error(err)
-				}
-				replies[i] = r
-			})
-		}
-		wg.Wait()
+		replies := spread(t, nodes(), 30, func(i int) string { return "/color?c=ff0000&n=rate" + strconv.Itoa(i) }, key, s)
 		ok := 0
 		var remaining []int
 		for i, r := range replies {

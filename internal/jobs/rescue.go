@@ -22,20 +22,13 @@ func (s *Service) beat(ctx context.Context, jobID string, index int) (stop func(
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(s.cfg.StaleAfter / 6)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		s.everyBeat(ctx, func() {
 			bctx, bcancel := context.WithTimeout(ctx, s.cfg.StaleAfter/6)
+			defer bcancel()
 			if err := s.cfg.Store.Heartbeat(bctx, jobID, index); err != nil && ctx.Err() == nil {
 				s.log.Warn("job item heartbeat", "job", jobID, "index", index, "err", err)
 			}
-			bcancel()
-		}
+		})
 	}()
 	return func() {
 		cancel()
@@ -47,6 +40,15 @@ func (s *Service) beat(ctx context.Context, jobID string, index int) (stop func(
 // items whose heartbeat stopped.
 func (s *Service) rescueLoop(ctx context.Context) {
 	defer close(s.rescued)
+	s.everyBeat(ctx, func() {
+		if err := s.rescue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("rescue job items", "err", err)
+		}
+	})
+}
+
+// everyBeat calls f every StaleAfter/6 until ctx ends.
+func (s *Service) everyBeat(ctx context.Context, f func()) {
 	t := time.NewTicker(s.cfg.StaleAfter / 6)
 	defer t.Stop()
 	for {
@@ -54,9 +56,7 @@ func (s *Service) rescueLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		if err := s.rescue(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("rescue job items", "err", err)
+			f()
 		}
 	}
 }
