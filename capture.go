@@ -2,6 +2,8 @@ package pageshot
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -189,6 +191,22 @@ type Options struct {
 	// is the size of the colors palette, 2–12.
 	Metadata    []string
 	ColorsCount int
+}
+
+// Clone returns a copy of o that shares nothing with it.
+func (o *Options) Clone() *Options {
+	n := *o
+	if o.Clip != nil {
+		c := *o.Clip
+		n.Clip = &c
+	}
+	n.HideSelectors = slices.Clone(o.HideSelectors)
+	n.Headers = maps.Clone(o.Headers)
+	n.Cookies = slices.Clone(o.Cookies)
+	n.BlockResources = slices.Clone(o.BlockResources)
+	n.FailIfContentContains = slices.Clone(o.FailIfContentContains)
+	n.Metadata = slices.Clone(o.Metadata)
+	return &n
 }
 
 // Capture is the result of a successful render.

@@ -112,6 +112,16 @@ func (r RawOptions) Object() map[string]json.RawMessage { return r.json }
 // headers as repeated "Name: value" and cookies as repeated "name=value".
 func QueryOptions(q url.Values) RawOptions { return RawOptions{query: q} }
 
+// Query returns options taken from a query in a canonical form (the
+// parameters sorted and escaped, as url.Values.Encode), and false for
+// options decoded from JSON. Equal texts parse to equal options.
+func (r RawOptions) Query() (string, bool) {
+	if r.json != nil || r.query == nil {
+		return "", false
+	}
+	return r.query.Encode(), true
+}
+
 // CheckDuplicateMembers refuses a JSON text with a member given twice in
 // one object, which a decoder would silently read as the last: an
 // invalid_request with one problem per repeated member, named by its

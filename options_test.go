@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -262,4 +263,60 @@ func TestDevicePresets(t *testing.T) {
 		}
 		seen[d.Name] = true
 	}
+}
+
+// TestCloneSharesNothing: every field of Options that refers to memory
+// that could be changed (a slice, a map, a pointer) is copied by Clone, so
+// a field added later cannot be shared by mistake.
+func TestCloneSharesNothing(t *testing.T) {
+	o := &pageshot.Options{}
+	v := reflect.ValueOf(o).Elem()
+	for i := range v.NumField() {
+		f := v.Field(i)
+		switch f.Kind() {
+		case reflect.Slice:
+			f.Set(reflect.MakeSlice(f.Type(), 1, 1))
+		case reflect.Map:
+			f.Set(reflect.MakeMap(f.Type()))
+			f.SetMapIndex(reflect.New(f.Type().Key()).Elem(), reflect.New(f.Type().Elem()).Elem())
+		case reflect.Pointer:
+			f.Set(reflect.New(f.Type().Elem()))
+		}
+	}
+	c := reflect.ValueOf(o.Clone()).Elem()
+	for i := range v.NumField() {
+		name := v.Type().Field(i).Name
+		switch a, b := v.Field(i), c.Field(i); a.Kind() {
+		case reflect.Slice, reflect.Map:
+			if a.Pointer() == b.Pointer() || b.Len() != 1 {
+				t.Errorf("%s is shared by the clone, or lost", name)
+			}
+		case reflect.Pointer:
+			if a.Pointer() == b.Pointer() || b.IsNil() {
+				t.Errorf("%s is shared by the clone, or lost", name)
+			}
+		case reflect.Struct:
+			if mutable(a.Type()) {
+				t.Errorf("%s (%s) refers to memory Clone does not copy", name, a.Type())
+			}
+		case reflect.Interface, reflect.Chan:
+			t.Errorf("%s (%s): Clone does not know how to copy it", name, a.Type())
+		}
+	}
+}
+
+// mutable reports whether a value of t refers to memory that can change
+// (functions and strings cannot).
+func mutable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface, reflect.Chan:
+		return true
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if mutable(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
 }

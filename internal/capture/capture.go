@@ -54,8 +54,9 @@ type Config struct {
 
 // Service captures for callers. It is safe for concurrent use.
 type Service struct {
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	memo memo
 }
 
 var _ pageshot.Capturer = (*Service)(nil)
@@ -78,22 +79,30 @@ func New(cfg Config) *Service {
 // cap, and the key's URL lists (also asked of every redirect). Errors are
 // invalid_request (every problem), payload_too_large and url_blocked.
 func (s *Service) Options(c *pageshot.Caller, raw pageshot.RawOptions) (*pageshot.Options, error) {
-	opts, err := pageshot.ParseOptions(raw, c.Limits(s.cfg.Limits))
-	if err != nil {
-		return nil, err
+	opts, _, err := s.options(c, raw)
+	return opts, err
+}
+
+// options is Options, with the cache key of the options when they ask for
+// the cache.
+func (s *Service) options(c *pageshot.Caller, raw pageshot.RawOptions) (*pageshot.Options, string, error) {
+	p := s.parse(c, raw)
+	if p.err != nil {
+		return nil, "", p.err
 	}
+	opts := p.opts.Clone()
 	if c != nil && opts.URL != "" {
 		if err := c.Key.CheckURL(opts.URL); err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if len(c.Key.URLBlock) > 0 || len(c.Key.URLAllow) > 0 {
 			opts.URLCheck = c.Key.CheckURL
 		}
 	}
 	if (opts.Cache || opts.Store) && s.cfg.Blobs == nil {
-		return nil, pageshot.InvalidRequest([]pageshot.FieldError{{Field: "store", Message: "This server has no storage."}})
+		return nil, "", pageshot.InvalidRequest([]pageshot.FieldError{{Field: "store", Message: "This server has no storage."}})
 	}
-	return opts, nil
+	return opts, p.cacheKey, nil
 }
 
 // Capture implements pageshot.Capturer.
@@ -117,10 +126,10 @@ func (s *Service) Capture(ctx context.Context, r *pageshot.CaptureRequest) (*pag
 
 	// The options first: bad ones cost no write to the ledger, only the
 	// read that reports the quota in the answer.
-	opts := r.Options
+	opts, cacheKey := r.Options, ""
 	if opts == nil {
 		var err error
-		if opts, err = s.Options(c, r.Raw); err != nil {
+		if opts, cacheKey, err = s.options(c, r.Raw); err != nil {
 			s.readQuota(ctx, c, r, period, &res.Quota)
 			// Limits come before validation (the order of checks of the
 			// API): a key with no quota left is told so, whatever it sent.
@@ -135,12 +144,15 @@ func (s *Service) Capture(ctx context.Context, r *pageshot.CaptureRequest) (*pag
 		opts.CollectLinks = true
 	}
 	useCache := opts.Cache && s.cfg.Cache != nil
+	if useCache && cacheKey == "" {
+		cacheKey = pageshot.CacheKey(owner(c), opts)
+	}
 
 	// A free cache hit is served before any quota unit is reserved: it
 	// would only be refunded, and it is served even when the quota is used
 	// up.
 	if useCache && !s.cfg.ChargeCacheHits {
-		if s.cached(ctx, c, opts, res) {
+		if s.cached(ctx, cacheKey, res) {
 			s.readQuota(ctx, c, r, period, &res.Quota)
 			return res, nil
 		}
@@ -168,7 +180,7 @@ func (s *Service) Capture(ctx context.Context, r *pageshot.CaptureRequest) (*pag
 		return res, pageshot.QuotaExceeded(c.Plan, res.Quota.Used, reset)
 	}
 	// A hit the server charges for takes its unit like a capture.
-	if useCache && s.cfg.ChargeCacheHits && s.cached(ctx, c, opts, res) {
+	if useCache && s.cfg.ChargeCacheHits && s.cached(ctx, cacheKey, res) {
 		charged = true
 		return res, nil
 	}
@@ -188,7 +200,7 @@ func (s *Service) Capture(ctx context.Context, r *pageshot.CaptureRequest) (*pag
 		}
 	}
 	res.Capture = capt
-	if err := s.keep(ctx, c, r, opts, res); err != nil {
+	if err := s.keep(ctx, r, opts, cacheKey, res); err != nil {
 		return res, err
 	}
 	res.Made, charged = true, true
@@ -258,10 +270,10 @@ func (s *Service) settle(ctx context.Context, reservation string, charged bool, 
 	}
 }
 
-// cached fills res from the cache entry of opts for c, when there is one
+// cached fills res from the cache entry cacheKey, when there is one
 // that can be read.
-func (s *Service) cached(ctx context.Context, c *pageshot.Caller, opts *pageshot.Options, res *pageshot.CaptureResult) bool {
-	e, err := s.cfg.Cache.CacheGet(ctx, pageshot.CacheKey(owner(c), opts), s.cfg.Now())
+func (s *Service) cached(ctx context.Context, cacheKey string, res *pageshot.CaptureResult) bool {
+	e, err := s.cfg.Cache.CacheGet(ctx, cacheKey, s.cfg.Now())
 	if err != nil {
 		return false
 	}
@@ -284,8 +296,8 @@ func owner(c *pageshot.Caller) string {
 }
 
 // keep puts a new capture where it was asked to go: the job's artifact,
-// the cache, storage.
-func (s *Service) keep(ctx context.Context, c *pageshot.Caller, r *pageshot.CaptureRequest, opts *pageshot.Options, res *pageshot.CaptureResult) error {
+// the cache (under cacheKey), storage.
+func (s *Service) keep(ctx context.Context, r *pageshot.CaptureRequest, opts *pageshot.Options, cacheKey string, res *pageshot.CaptureResult) error {
 	capt := res.Capture
 	if r.ArtifactKey != "" {
 		if err := s.cfg.Blobs.Put(ctx, r.ArtifactKey, capt.Data, capt.Format.ContentType()); err != nil {
@@ -308,7 +320,7 @@ func (s *Service) keep(ctx context.Context, c *pageshot.Caller, r *pageshot.Capt
 			expires := now.Add(opts.CacheTTL)
 			var replaced string
 			replaced, err = s.cfg.Cache.CachePut(ctx, &pageshot.CacheEntry{
-				Key: pageshot.CacheKey(owner(c), opts), BlobKey: blobKey, Format: capt.Format, Width: capt.Width, Height: capt.Height,
+				Key: cacheKey, BlobKey: blobKey, Format: capt.Format, Width: capt.Width, Height: capt.Height,
 				ReturnedStatusCode: capt.ReturnedStatusCode, CreatedAt: now, ExpiresAt: expires,
 			})
 			if replaced != "" && replaced != blobKey {

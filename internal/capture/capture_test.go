@@ -2,7 +2,9 @@ package capture_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,12 +27,17 @@ type renderer struct {
 	entered  chan struct{} // receives one value per render that started
 	err      error
 	finalURL string
+	// touch, when set, is given the options of every render.
+	touch func(*pageshot.Options)
 
 	inFlight, peak, calls atomic.Int64
 }
 
 func (r *renderer) Render(ctx context.Context, o *pageshot.Options) (*pageshot.Capture, error) {
 	r.calls.Add(1)
+	if r.touch != nil {
+		r.touch(o)
+	}
 	n := r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
 	for {
@@ -345,5 +352,64 @@ func TestArtifact(t *testing.T) {
 	}
 	if u := f.used(t, "k"); u != (pageshot.Usage{}) {
 		t.Errorf("a prepaid capture touched the ledger: %+v", u)
+	}
+}
+
+// TestQueryOptionsRemembered: options from a query are parsed once and
+// remembered, and what is remembered is the parse alone: it is told apart
+// by the caller's limits and key, the key's URL lists are asked anew, and
+// no request sees what another one did to its options.
+func TestQueryOptionsRemembered(t *testing.T) {
+	r := &renderer{touch: func(o *pageshot.Options) {
+		if len(o.Headers) != 1 || len(o.HideSelectors) != 1 || o.Clip == nil || o.Clip.X != 1 {
+			panic(fmt.Sprintf("options changed by an earlier capture: %+v", o))
+		}
+		o.Headers["X-Other"] = "1"
+		o.HideSelectors[0] = "#changed"
+		o.HideSelectors = append(o.HideSelectors, "#more")
+		o.Clip.X = 99
+	}}
+	f := newFixture(t, r, pageshot.Limits{MaxTimeout: time.Minute})
+	ctx := context.Background()
+	query := func(s string) pageshot.RawOptions {
+		q, err := url.ParseQuery(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pageshot.QueryOptions(q)
+	}
+	const q = "url=https://example.com/&headers=X-One:+1&hide_selectors=%23ad&clip_x=1&clip_y=0&clip_width=10&clip_height=10&timeout=20"
+	short := caller("k", pageshot.Plan{MaxTimeout: 10 * time.Second})
+	long := caller("k", pageshot.Plan{MaxTimeout: 30 * time.Second})
+	for i := range 3 {
+		if _, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: long, Raw: query(q)}); err != nil {
+			t.Fatalf("round %d, a plan that allows 20 s: %v", i, err)
+		}
+		if _, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: short, Raw: query(q)}); pageshot.ErrorCode(err) != pageshot.CodeInvalidRequest {
+			t.Fatalf("round %d, a plan that allows 10 s: %v", i, err)
+		}
+	}
+	if n := r.calls.Load(); n != 3 {
+		t.Errorf("%d renders, want 3", n)
+	}
+
+	// The key's URL lists are the key's as it is now.
+	blocked := caller("k", pageshot.Plan{MaxTimeout: 30 * time.Second})
+	blocked.Key.URLBlock = []string{"example.com"}
+	if _, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: blocked, Raw: query(q)}); pageshot.ErrorCode(err) != pageshot.CodeURLBlocked {
+		t.Errorf("the same query from the key once it blocks the host: %v", err)
+	}
+
+	// The cache key is the caller's: another key's same query misses.
+	r.touch = nil
+	const cached = "url=https://example.com/&cache=true"
+	if res, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: long, Raw: query(cached)}); err != nil || res.Cached {
+		t.Fatalf("first: %+v %v", res, err)
+	}
+	if res, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: long, Raw: query(cached)}); err != nil || !res.Cached {
+		t.Fatalf("second, same key: %+v %v", res, err)
+	}
+	if res, err := f.svc.Capture(ctx, &pageshot.CaptureRequest{Caller: caller("other", pageshot.Plan{}), Raw: query(cached)}); err != nil || res.Cached {
+		t.Errorf("same query, another key: %+v %v", res, err)
 	}
 }
