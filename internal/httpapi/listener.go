@@ -1,11 +1,11 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -76,19 +76,36 @@ type cappedConn struct {
 	release func()
 }
 
-// serverError matches an answer that net/http writes itself on a
-// malformed or oversized request: a status line, then exactly these
-// headers, in one write.
-var serverError = regexp.MustCompile(`^HTTP/1\.[01] ([0-9]{3}) [^\r\n]*\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n`)
+// serverErrorHeader is what follows the status line of an answer that
+// net/http writes itself on a malformed or oversized request, in one
+// write.
+const serverErrorHeader = "Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+
+// serverError returns the status of b when b is such an answer, and the
+// length of its status line and header. It is asked of every write, so it
+// looks at as few bytes as it can.
+func serverError(b []byte) (status string, n int) {
+	// "HTTP/1.1 400 " at least: a status line of a 4xx or 5xx.
+	if len(b) < 13 || string(b[:7]) != "HTTP/1." || b[9] < '4' || b[9] > '5' || !isDigit(b[10]) || !isDigit(b[11]) || b[12] != ' ' {
+		return "", 0
+	}
+	end := bytes.Index(b, []byte("\r\n"))
+	if end < 0 || !bytes.HasPrefix(b[end+2:], []byte(serverErrorHeader)) {
+		return "", 0
+	}
+	return string(b[9:12]), end + 2 + len(serverErrorHeader)
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 func (c *cappedConn) Write(b []byte) (int, error) {
-	m := serverError.FindSubmatch(b)
-	if m == nil {
+	status, n := serverError(b)
+	if n == 0 {
 		return c.Conn.Write(b)
 	}
-	e := pageshot.Errorf(pageshot.CodeInvalidRequest, "The request is malformed: %s.", strings.TrimSpace(string(b[len(m[0]):])))
+	e := pageshot.Errorf(pageshot.CodeInvalidRequest, "The request is malformed: %s.", strings.TrimSpace(string(b[n:])))
 	e.Fields = []pageshot.FieldError{{Field: "", Message: e.Message}}
-	if string(m[1]) == "431" {
+	if status == "431" {
 		e = pageshot.Errorf(pageshot.CodePayloadTooLarge, "The request's headers, or its URL, are larger than the server takes.")
 	}
 	if _, err := c.Conn.Write(rawProblem(e, "")); err != nil {
