@@ -37,6 +37,9 @@ type instance struct {
 	quit     chan struct{}
 	fillers  sync.WaitGroup
 	inflight sync.WaitGroup
+	// busy counts the tabs taken and not yet disposed of: the pages that
+	// may be running. The memory watch has nothing to look at without one.
+	busy     atomic.Int64
 	captures atomic.Int64
 	retired  sync.Once
 	hung     atomic.Bool // the watchdog found it frozen and killed it
@@ -195,6 +198,7 @@ func (inst *instance) take(ctx context.Context) (*tab, error) {
 	inst.inflight.Add(1)
 	select {
 	case t := <-inst.ready:
+		inst.busy.Add(1)
 		return t, nil
 	case <-inst.lost:
 		inst.inflight.Done()
@@ -208,7 +212,10 @@ func (inst *instance) take(ctx context.Context) (*tab, error) {
 // done disposes of a used tab in the background and releases its capture.
 func (inst *instance) done(t *tab) {
 	inst.inflight.Done()
-	go t.dispose()
+	go func() {
+		t.dispose()
+		inst.busy.Add(-1)
+	}()
 }
 
 // retire stops preparing tabs, waits for the captures in flight (until ctx

@@ -107,6 +107,9 @@ func (inst *instance) watchMemory() {
 				return
 			case <-t.C:
 			}
+			if inst.busy.Load() == 0 {
+				continue // only the prepared blank tabs: nothing grows
+			}
 			for _, r := range Renderers(inst.pid) {
 				if r.RSS <= limit {
 					continue
