@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 )
 
 // readCache answers the reads of every request — the API key, the cache
@@ -21,10 +22,17 @@ import (
 // each commit: a counter of transactions, the last frame, the salts and a
 // checksum (https://www.sqlite.org/walformat.html). The header is kept
 // twice, written one copy after the other; a read that finds them unequal
-// met a write in progress and counts as a change. Reading 96 bytes with
-// pread costs a system call, far less than a query.
+// met a write in progress and counts as a change. The header is read
+// where SQLite itself reads it, in a shared mapping of the file's first
+// page (the same memory the writers change), which costs no system call;
+// where the file cannot be mapped, with pread.
 type readCache struct {
 	shm *os.File // nil: never cache
+	// hdr maps the start of shm, read-only and shared; nil when it could
+	// not be mapped. The pinned connection keeps SQLite from truncating
+	// the file below it (only the first connection to open a database
+	// truncates its index).
+	hdr []byte
 	// pin holds one connection open for the cache's life, so that the
 	// WAL index stays this file: SQLite deletes it when the last
 	// connection to the database, in any process, closes.
@@ -76,6 +84,13 @@ func openReadCache(ctx context.Context, s *Store) *readCache {
 		return c
 	}
 	c.shm, c.pin, c.pinDB = f, pin, db
+	// Mapped only when the page is in the file: a read of a mapped page
+	// past its end would kill the process.
+	if fi, err := f.Stat(); err == nil && fi.Size() >= int64(os.Getpagesize()) {
+		if m, err := syscall.Mmap(int(f.Fd()), 0, os.Getpagesize(), syscall.PROT_READ, syscall.MAP_SHARED); err == nil {
+			c.hdr = m
+		}
+	}
 	return c
 }
 
@@ -86,7 +101,15 @@ func (c *readCache) now() (st walStamp, ok bool) {
 	if c == nil || c.shm == nil {
 		return st, false
 	}
-	n, err := c.shm.ReadAt(st[:], 0)
+	n, err := len(st), error(nil)
+	if c.hdr != nil {
+		// In the order SQLite reads them: the first copy, then the
+		// second, which writers write first.
+		copy(st[:48], c.hdr[:48])
+		copy(st[48:], c.hdr[48:96])
+	} else {
+		n, err = c.shm.ReadAt(st[:], 0)
+	}
 	// isInit (byte 12 of each copy) is set once the index is built.
 	if err != nil || n != len(st) || st[12] != 1 || !bytes.Equal(st[:48], st[48:]) {
 		return st, false
@@ -122,6 +145,9 @@ func (c *readCache) put(st walStamp, key string, v any) {
 
 func (c *readCache) close() {
 	if c != nil && c.shm != nil {
+		if c.hdr != nil {
+			_ = syscall.Munmap(c.hdr)
+		}
 		_ = c.shm.Close()
 		_ = c.pin.Close()
 		_ = c.pinDB.Close()

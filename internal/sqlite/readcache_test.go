@@ -29,6 +29,26 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 	if serve.reads.shm == nil {
 		t.Fatal("no WAL index: the read cache is off")
 	}
+	if serve.reads.hdr == nil {
+		t.Fatal("the WAL index is not mapped")
+	}
+	// The mapping reads what pread reads, before and after the other
+	// pool's write.
+	same := func(when string) {
+		t.Helper()
+		var read walStamp
+		if _, err := serve.reads.shm.ReadAt(read[:], 0); err != nil {
+			t.Fatal(err)
+		}
+		if st, ok := serve.reads.now(); !ok || st != read {
+			t.Errorf("%s: the mapped header is not the file's", when)
+		}
+	}
+	same("at first")
+	if _, err := cli.db.ExecContext(ctx, `CREATE TABLE mapped_probe (x)`); err != nil {
+		t.Fatal(err)
+	}
+	same("after a write")
 	cached := func(key string) bool {
 		st, ok := serve.reads.now()
 		if !ok {
