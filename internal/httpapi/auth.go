@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -14,11 +15,33 @@ import (
 
 const callerKey ctxKey = 1
 
+// authed is what authenticated passes on in a request's context.
+type authed struct {
+	caller *pageshot.Caller
+	// query is the request's query as parsed for its credentials, handed
+	// on so that it is parsed once; the handler may change it.
+	query url.Values
+}
+
 // caller returns the authenticated caller of r, nil when the server runs
 // without tenancy.
 func caller(ctx context.Context) *pageshot.Caller {
-	c, _ := ctx.Value(callerKey).(*pageshot.Caller)
-	return c
+	a, _ := ctx.Value(callerKey).(*authed)
+	if a == nil {
+		return nil
+	}
+	return a.caller
+}
+
+// query returns r's query, parsed once per request; the caller may change
+// it.
+func query(r *http.Request) url.Values {
+	if a, _ := r.Context().Value(callerKey).(*authed); a != nil && a.query != nil {
+		q := a.query
+		a.query = nil // handed over
+		return q
+	}
+	return r.URL.Query()
 }
 
 // credentials reads what r presents: Authorization: Bearer, X-API-Key, or
@@ -27,7 +50,7 @@ func caller(ctx context.Context) *pageshot.Caller {
 // of a public <img src> opens nothing else. Ambiguous credentials are
 // refused: two different keys, a parameter given twice, a signature where
 // none is accepted.
-func credentials(r *http.Request) (pageshot.Credentials, error) {
+func credentials(r *http.Request, q url.Values) (pageshot.Credentials, error) {
 	c := pageshot.Credentials{IP: clientIP(r)}
 	var header []string
 	for _, v := range r.Header.Values("Authorization") {
@@ -44,7 +67,6 @@ func credentials(r *http.Request) (pageshot.Credentials, error) {
 		}
 		c.Key = cmp.Or(c.Key, k)
 	}
-	q := r.URL.Query()
 	for _, name := range []string{"access_key", "signature", "expires"} {
 		if len(q[name]) > 1 {
 			code := pageshot.CodeInvalidSignature
@@ -99,7 +121,8 @@ func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http
 		return next
 	}
 	return func(w http.ResponseWriter, r *http.Request) {
-		creds, err := credentials(r)
+		q := r.URL.Query()
+		creds, err := credentials(r, q)
 		var c *pageshot.Caller
 		var st pageshot.RateState
 		if err != nil {
@@ -121,7 +144,7 @@ func (s *Server) authenticated(scope pageshot.Scope, next http.HandlerFunc) http
 			s.writeError(w, r, err)
 			return
 		}
-		next(w, r.WithContext(context.WithValue(r.Context(), callerKey, c)))
+		next(w, r.WithContext(context.WithValue(r.Context(), callerKey, &authed{caller: c, query: q})))
 	}
 }
 

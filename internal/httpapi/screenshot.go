@@ -82,7 +82,7 @@ func (s *Server) objectURL(r *http.Request, key string, ttl time.Duration) strin
 func (s *Server) readOptions(r *http.Request) (pageshot.RawOptions, error) {
 	var raw pageshot.RawOptions
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		q := r.URL.Query()
+		q := query(r)
 		for _, p := range authParams {
 			q.Del(p)
 		}
