@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pageshot/pageshot/internal/proc"
 )
 
 // The `load` command measures what pageshot costs around the browser: the
@@ -31,7 +33,9 @@ import (
 //     client address's budget is spent);
 //
 // then captures of the perf page at concurrency 2 (captures/s, p50, PNG
-// size) beside the size of Chromium's own PNG of the same page.
+// size) beside the size of Chromium's own PNG of the same page. Each row
+// also gives the server process's CPU time per answer, which the load
+// generator on the same machine does not blur.
 
 // loadConfig is what the flags of `load` ask for.
 type loadConfig struct {
@@ -64,6 +68,15 @@ type loadResult struct {
 	wall      time.Duration
 	latencies []time.Duration
 	bytes     int // body size of the last expected answer
+	// cpu is the CPU time the server process used during the run: it
+	// tells the server's own cost from the load generator's on a shared
+	// machine.
+	cpu time.Duration
+}
+
+// cpuPerRequest is the server's CPU time per answer, in microseconds.
+func (r *loadResult) cpuPerRequest() float64 {
+	return float64(r.cpu.Microseconds()) / float64(max(1, r.n+r.failures))
 }
 
 func (r *loadResult) perSecond() float64 { return float64(r.n) / r.wall.Seconds() }
@@ -171,11 +184,12 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 		label string // the row of the report
 		req   loadRequest
 		base  string
+		pid   int // of the server
 	}
-	kinds := []kind{{"bare", loadRequest{target: "/", ok: []int{200}}, bare.baseURL}}
+	kinds := []kind{{"bare", loadRequest{target: "/", ok: []int{200}}, bare.baseURL, bare.cmd.Process.Pid}}
 	for _, name := range []string{"hit", "invalid option", "invalid key"} {
 		for _, sv := range servers {
-			k := kind{label: name, base: sv.ps.srv.baseURL}
+			k := kind{label: name, base: sv.ps.srv.baseURL, pid: sv.ps.srv.cmd.Process.Pid}
 			if len(servers) > 1 {
 				k.label += " (" + sv.label + ")"
 			}
@@ -196,12 +210,18 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 	}
 	for run := 1; run <= cfg.runs; run++ {
 		for _, k := range kinds {
+			cpu0, _ := proc.CPUTime(k.pid)
 			r := hammer(ctx, k.base, k.req, cfg.clients, cfg.duration)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			logf("run %d %-25s %8.0f req/s  p50 %s  p99 %s  %d failed %s", run, k.label, r.perSecond(),
-				fmtMillis(percentile(r.latencies, 50)), fmtMillis(percentile(r.latencies, 99)), r.failures, r.firstFail)
+			cpu1, err := proc.CPUTime(k.pid)
+			if err != nil {
+				return fmt.Errorf("%s: the server's CPU time: %w", k.label, err)
+			}
+			r.cpu = cpu1 - cpu0
+			logf("run %d %-25s %8.0f req/s  p50 %s  p99 %s  server CPU %.1f µs/req  %d failed %s", run, k.label, r.perSecond(),
+				fmtMillis(percentile(r.latencies, 50)), fmtMillis(percentile(r.latencies, 99)), r.cpuPerRequest(), r.failures, r.firstFail)
 			rep.results[k.label] = append(rep.results[k.label], r)
 			rep.order = appendNew(rep.order, k.label)
 		}
@@ -456,7 +476,7 @@ func (r *loadReport) markdown() string {
 		strings.Join(r.versions, "; "))
 	fmt.Fprintf(&b, "%d runs of %s per request kind, %d clients, medians; the cached capture is %d bytes.\n\n",
 		r.cfg.runs, r.cfg.duration, r.cfg.clients, r.hitBytes)
-	b.WriteString("| request | req/s | p50 | p99 | req/s ratio to bare | runs (req/s) | failed |\n|---|---:|---:|---:|---:|---|---:|\n")
+	b.WriteString("| request | req/s | p50 | p99 | req/s ratio to bare | server CPU per request | runs (req/s) | failed |\n|---|---:|---:|---:|---:|---:|---|---:|\n")
 	bare := median(r.results["bare"], (*loadResult).perSecond)
 	for _, name := range r.order {
 		rs := r.results[name]
@@ -467,10 +487,10 @@ func (r *loadReport) markdown() string {
 			runs = append(runs, fmt.Sprintf("%.0f", x.perSecond()))
 			failed += x.failures
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.2f× | %s | %d |\n", name, rps,
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %.2f× | %.1f µs | %s | %d |\n", name, rps,
 			fmtMillis(time.Duration(median(rs, func(x *loadResult) float64 { return float64(percentile(x.latencies, 50)) }))),
 			fmtMillis(time.Duration(median(rs, func(x *loadResult) float64 { return float64(percentile(x.latencies, 99)) }))),
-			rps/bare, strings.Join(runs, ", "), failed)
+			rps/bare, median(rs, (*loadResult).cpuPerRequest), strings.Join(runs, ", "), failed)
 	}
 	if len(r.captures) > 0 {
 		b.WriteString("\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds:\n\n")

@@ -1,6 +1,6 @@
 // Package proc reads Linux's process table from /proc: which processes
 // there are, their parents and states, what lies below a process, and a
-// process's command line and resident memory.
+// process's command line, resident memory and CPU time.
 //
 // Processes come and go while the table is read; one that ends meanwhile
 // is left out, never reported as an error.
@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Process is one process as /proc/PID/stat shows it.
@@ -132,6 +133,35 @@ func RSS(pid int) (int64, error) {
 		return 0, err
 	}
 	return pages * int64(os.Getpagesize()), nil
+}
+
+// userHZ is the unit of the times in /proc/PID/stat: USER_HZ, 100 on
+// every Linux architecture Go runs on.
+const userHZ = 100
+
+// CPUTime returns the CPU time pid has used so far, user and system, all
+// its threads together (not its children's).
+func CPUTime(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, err
+	}
+	s := string(stat)
+	// After "pid (comm) ": state is the first field, utime the 12th and
+	// stime the 13th.
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0, fmt.Errorf("read /proc/%d/stat: %d fields", pid, len(f))
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read /proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, nil
 }
 
 // Children returns the pids of pid's children from the kernel's lists of

@@ -179,3 +179,27 @@ func TestDescendantsTable(t *testing.T) {
 		}
 	}
 }
+
+// TestCPUTime: the time grows with work the process does.
+func TestCPUTime(t *testing.T) {
+	before, err := CPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, after := 0, before
+	for deadline := time.Now().Add(10 * time.Second); after < before+50*time.Millisecond; {
+		if time.Now().After(deadline) {
+			t.Fatalf("CPU time went from %v to %v in 10 s of work", before, after)
+		}
+		for i := range 1 << 20 {
+			x ^= i * i
+		}
+		if after, err = CPUTime(os.Getpid()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = x
+	if _, err := CPUTime(1 << 30); err == nil {
+		t.Error("no error for a process that does not exist")
+	}
+}
