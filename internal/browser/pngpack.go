@@ -17,17 +17,17 @@ import (
 // packLevel is the deflate level of packPNG. Measured on the benchmark's
 // perf page (1280×800, BenchmarkPackPNG, with the filters packPNG
 // chooses): klauspost's level 6 comes to 1.065× Chromium's default PNG,
-// level 5 to 1.094× and level 4 to 1.109×, for about 4 and 5 ms less CPU
-// in 23. Level 6 leaves a margin under 1.10× for pages that compress
-// worse than this one.
+// level 5 to 1.094× and level 4 to 1.109×, for about 3 and 4 ms less CPU
+// in 23 (see BENCHMARKS.md). Level 6 leaves a margin under 1.10× for
+// pages that compress worse than this one.
 const packLevel = 6
 
 // packPNG re-encodes Chromium's fast PNG (optimizeForSpeed: every row
 // "Up"-filtered, zlib at its fastest) to about the size of Chromium's
 // default encoding for a fraction of its CPU: row by row, it inflates the
-// row, undoes its filter, gives it whichever of the Sub and Up filters
-// leaves fewer non-zero bytes, and deflates it with klauspost/compress,
-// into one zlib stream. The pixels are unchanged. The input's Adler-32 is
+// row, undoes its filter, gives it the Sub or the Up filter (by their
+// counts of non-zero bytes, see pack), and deflates it with
+// klauspost/compress, into one zlib stream. The pixels are unchanged. The input's Adler-32 is
 // not checked (Chromium made it a moment ago); the output's is written.
 //
 // Images it does not handle (a bit depth other than 8, palette, gray,

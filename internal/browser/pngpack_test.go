@@ -129,6 +129,14 @@ func TestPackPNGPassesOthers(t *testing.T) {
 	if _, err := packPNG(in[:40]); err == nil {
 		t.Error("truncated PNG: no error")
 	}
+	// Whole chunks, but image data that ends early.
+	p, err := parsePNG(perfPageFast(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := packPNG(p.with(p.idat[:len(p.idat)/2])); err == nil {
+		t.Error("truncated image data: no error")
+	}
 }
 
 func samePixels(a, b image.Image) bool {
