@@ -35,7 +35,7 @@ func (e *engineFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&e.chromeUser, "chrome-user", "pageshot-chrome", "the account Chromium runs as when pageshot runs as root, so that its sandbox can run")
 	fs.StringVar(&e.chromePath, "chrome-path", "", "Chromium executable (default: chromium, chromium-browser or google-chrome on PATH)")
 	fs.StringSliceVar(&e.egressAllow, "egress-allow", nil, "CIDRs and host names let through the private-address block, e.g. 127.0.0.1/32")
-	fs.BoolVar(&e.pngCompression, "png-compression", false, "PNG at Chromium's own compression (slower encoding, about 7% fewer bytes than the default)")
+	fs.BoolVar(&e.pngCompression, "png-compression", false, "PNG at Chromium's own compression (slower encoding, about 6% fewer bytes than the default)")
 	fs.StringVar(&e.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringSliceVar(&e.adLists, "ad-lists", nil, "filter lists in the EasyList format (files or http(s) URLs, such as EasyList) added to the built-in ad list of block_ads; URL lists are fetched again daily, their last good copy kept in the data dir")
 	fs.StringSliceVar(&e.trackerLists, "tracker-lists", nil, "filter lists in the EasyList format (files or http(s) URLs, such as EasyPrivacy) added to the built-in tracker list of block_trackers")
