@@ -43,16 +43,48 @@ func packPNG(data []byte) ([]byte, error) {
 	}
 	// The zlib header: deflate, no preset dictionary. The rest is read
 	// as raw deflate, so that the Adler-32 is not computed.
-	if len(p.idat) < 2 || p.idat[0]&0x0f != 8 || p.idat[1]&0x20 != 0 || binary.BigEndian.Uint16(p.idat)%31 != 0 {
+	r := &chunkReader{chunks: p.idat}
+	var zh [2]byte
+	if _, err := io.ReadFull(r, zh[:]); err != nil || zh[0]&0x0f != 8 || zh[1]&0x20 != 0 || binary.BigEndian.Uint16(zh[:])%31 != 0 {
 		return nil, errors.New("pack png: bad zlib header")
 	}
 	pk := packers.Get().(*packer)
 	defer packers.Put(pk)
-	idat, err := pk.pack(p.idat[2:], p.width*bpp, bpp, p.height, len(p.idat))
+	out, err := pk.pack(p, r, p.width*bpp, bpp)
 	if err != nil {
 		return nil, fmt.Errorf("pack png: %w", err)
 	}
-	return p.with(idat), nil
+	return out, nil
+}
+
+// chunkReader reads the bodies of a PNG's IDAT chunks as one stream,
+// without joining them: Chromium writes its image data in chunks of 4 KB.
+type chunkReader struct{ chunks [][]byte }
+
+func (r *chunkReader) Read(b []byte) (int, error) {
+	for len(r.chunks) > 0 && len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, r.chunks[0])
+	r.chunks[0] = r.chunks[0][n:]
+	return n, nil
+}
+
+// ReadByte makes chunkReader a flate.Reader, which the inflater then
+// reads without a buffer of its own.
+func (r *chunkReader) ReadByte() (byte, error) {
+	for len(r.chunks) > 0 && len(r.chunks[0]) == 0 {
+		r.chunks = r.chunks[1:]
+	}
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	c := r.chunks[0][0]
+	r.chunks[0] = r.chunks[0][1:]
+	return c, nil
 }
 
 // packer holds what packPNG reuses from one image to the next: the
@@ -72,16 +104,31 @@ var packers = sync.Pool{New: func() any {
 	return &packer{zr: flate.NewReader(bytes.NewReader(nil)), zw: zw}
 }}
 
-// pack inflates deflated, height rows of a filter byte and stride bytes
-// of pixels, and returns the zlib stream of the same pixels refiltered.
-// sizeHint is the expected size of the result.
-func (pk *packer) pack(deflated []byte, stride, bpp, height, sizeHint int) ([]byte, error) {
-	if err := pk.zr.(flate.Resetter).Reset(bytes.NewReader(deflated), nil); err != nil {
+// pack inflates deflated (p's image data after its zlib header), rows of
+// a filter byte and stride bytes of pixels, and returns p with the same
+// pixels refiltered and deflated again as its image data, in one IDAT
+// chunk.
+func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte, error) {
+	if err := pk.zr.(flate.Resetter).Reset(deflated, nil); err != nil {
 		return nil, err
 	}
+	// The file is written in place around the stream: the chunks before
+	// the image data, the IDAT chunk's length (set once known) and type,
+	// the stream, its CRC and the chunks after. The stream is smaller
+	// than the one it replaces.
+	size := 0
+	for _, c := range p.idat {
+		size += len(c)
+	}
 	var z bytes.Buffer
-	z.Grow(sizeHint)
+	z.Grow(len(pngHeader) + len(p.before) + 12 + size + len(p.after))
+	z.Write(pngHeader)
+	z.Write(p.before)
+	z.Write([]byte{0, 0, 0, 0})
+	start := z.Len()
+	z.WriteString("IDAT")
 	pk.zw.Reset(&z)
+	height := p.height
 	grow := func(b []byte, n int) []byte {
 		if cap(b) < n {
 			return make([]byte, n)
@@ -143,7 +190,10 @@ func (pk *packer) pack(deflated []byte, stride, bpp, height, sizeHint int) ([]by
 	if err := pk.zw.Close(); err != nil {
 		return nil, err
 	}
-	return z.Bytes(), nil
+	file := z.Bytes()
+	binary.BigEndian.PutUint32(file[start-4:], uint32(len(file)-start-4))
+	file = binary.BigEndian.AppendUint32(file, crc32.ChecksumIEEE(file[start:]))
+	return append(file, p.after...), nil
 }
 
 // pngFile is a PNG file split at its image data.
@@ -153,9 +203,10 @@ type pngFile struct {
 	colorType     byte
 	interlace     byte
 	// before and after are the chunks around the image data, verbatim;
-	// idat is the zlib stream of every IDAT chunk joined.
+	// idat are the bodies of the IDAT chunks, whose concatenation is the
+	// zlib stream of the image.
 	before, after []byte
-	idat          []byte
+	idat          [][]byte
 }
 
 var pngHeader = []byte("\x89PNG\r\n\x1a\n")
@@ -186,7 +237,7 @@ func parsePNG(data []byte) (*pngFile, error) {
 			p.before = append(p.before, chunk...)
 		case typ == "IDAT":
 			seenIDAT = true
-			p.idat = append(p.idat, body...)
+			p.idat = append(p.idat, body)
 		case seenIDAT:
 			p.after = append(p.after, chunk...)
 		default:
@@ -205,19 +256,6 @@ func parsePNG(data []byte) (*pngFile, error) {
 func (p *pngFile) packable() bool {
 	return p.bitDepth == 8 && (p.colorType == 2 || p.colorType == 6) && p.interlace == 0 &&
 		int64(p.width)*int64(p.height) <= 1<<28
-}
-
-// with returns the file with idat as its image data, in one chunk.
-func (p *pngFile) with(idat []byte) []byte {
-	out := make([]byte, 0, len(pngHeader)+len(p.before)+len(idat)+12+len(p.after))
-	out = append(out, pngHeader...)
-	out = append(out, p.before...)
-	out = binary.BigEndian.AppendUint32(out, uint32(len(idat)))
-	start := len(out)
-	out = append(out, "IDAT"...)
-	out = append(out, idat...)
-	out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[start:]))
-	return append(out, p.after...)
 }
 
 // unfilterRow undoes the filter f of one row: cur gets the pixels of

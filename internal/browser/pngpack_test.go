@@ -2,6 +2,8 @@ package browser
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
@@ -226,4 +228,19 @@ func TestByteWise(t *testing.T) {
 			}
 		}
 	}
+}
+
+// with returns the file p with the image data idat, in IDAT chunks as
+// given.
+func (p *pngFile) with(idat [][]byte) []byte {
+	out := append([]byte{}, pngHeader...)
+	out = append(out, p.before...)
+	for _, c := range idat {
+		out = binary.BigEndian.AppendUint32(out, uint32(len(c)))
+		start := len(out)
+		out = append(out, "IDAT"...)
+		out = append(out, c...)
+		out = binary.BigEndian.AppendUint32(out, crc32.ChecksumIEEE(out[start:]))
+	}
+	return append(out, p.after...)
 }
