@@ -4,10 +4,15 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
+	"unsafe"
 )
 
 // readCache answers the reads of every request — the API key, the cache
@@ -23,16 +28,20 @@ import (
 // checksum (https://www.sqlite.org/walformat.html). The header is kept
 // twice, written one copy after the other; a read that finds them unequal
 // met a write in progress and counts as a change. The header is read
-// where SQLite itself reads it, in a shared mapping of the file's first
-// page (the same memory the writers change), which costs no system call;
+// where SQLite itself reads it, in a shared mapping of the start of the
+// file (the same memory the writers change), which costs no system call;
 // where the file cannot be mapped, with pread.
 type readCache struct {
 	shm *os.File // nil: never cache
-	// hdr maps the start of shm, read-only and shared; nil when it could
-	// not be mapped. The pinned connection keeps SQLite from truncating
-	// the file below it (only the first connection to open a database
-	// truncates its index).
-	hdr []byte
+	// hdr maps the header at the start of shm, read-only and shared; nil
+	// when it could not be mapped. The pinned connection keeps SQLite
+	// from truncating the file below it (only the first connection to
+	// open a database truncates its index), but a process that took the
+	// database over could, so a fault reading it is an error, not a crash
+	// (see readMapped). It is unmapped only once the cache is garbage,
+	// so that no read can meet it unmapped.
+	hdr    []byte
+	closed atomic.Bool
 	// pin holds one connection open for the cache's life, so that the
 	// WAL index stays this file: SQLite deletes it when the last
 	// connection to the database, in any process, closes.
@@ -84,29 +93,47 @@ func openReadCache(ctx context.Context, s *Store) *readCache {
 		return c
 	}
 	c.shm, c.pin, c.pinDB = f, pin, db
-	// Mapped only when the page is in the file: a read of a mapped page
-	// past its end would kill the process.
-	if fi, err := f.Stat(); err == nil && fi.Size() >= int64(os.Getpagesize()) {
-		if m, err := syscall.Mmap(int(f.Fd()), 0, os.Getpagesize(), syscall.PROT_READ, syscall.MAP_SHARED); err == nil {
+	if fi, err := f.Stat(); err == nil && fi.Size() >= int64(len(walStamp{})) {
+		if m, err := syscall.Mmap(int(f.Fd()), 0, len(walStamp{}), syscall.PROT_READ, syscall.MAP_SHARED); err == nil {
 			c.hdr = m
+			runtime.AddCleanup(c, func(m []byte) { _ = syscall.Munmap(m) }, m)
 		}
 	}
 	return c
+}
+
+// readMapped copies the header from the mapping hdr into st a 32-bit
+// word at a time, in order, each load ordered after the one before (as
+// SQLite's own memory barrier orders its reads of the two copies). A
+// fault, the file having been cut below the mapping, makes it return
+// false instead of ending the process.
+func readMapped(hdr []byte, st *walStamp) (ok bool) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	for i := 0; i+4 <= len(st); i += 4 {
+		binary.NativeEndian.PutUint32(st[i:], atomic.LoadUint32((*uint32)(unsafe.Pointer(&hdr[i]))))
+	}
+	return true
 }
 
 // now returns the database's current stamp; ok is false when it cannot
 // be read whole and consistent, and nothing may then be cached or served
 // from the cache.
 func (c *readCache) now() (st walStamp, ok bool) {
-	if c == nil || c.shm == nil {
+	if c == nil || c.shm == nil || c.closed.Load() {
 		return st, false
 	}
 	n, err := len(st), error(nil)
 	if c.hdr != nil {
 		// In the order SQLite reads them: the first copy, then the
 		// second, which writers write first.
-		copy(st[:48], c.hdr[:48])
-		copy(st[48:], c.hdr[48:96])
+		if !readMapped(c.hdr, &st) {
+			return st, false
+		}
 	} else {
 		n, err = c.shm.ReadAt(st[:], 0)
 	}
@@ -145,9 +172,7 @@ func (c *readCache) put(st walStamp, key string, v any) {
 
 func (c *readCache) close() {
 	if c != nil && c.shm != nil {
-		if c.hdr != nil {
-			_ = syscall.Munmap(c.hdr)
-		}
+		c.closed.Store(true)
 		_ = c.shm.Close()
 		_ = c.pin.Close()
 		_ = c.pinDB.Close()

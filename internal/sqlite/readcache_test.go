@@ -2,7 +2,9 @@ package sqlite
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -138,5 +140,93 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 	}
 	if _, err := serve.CacheGet(ctx, "c", now.Add(2*time.Hour)); pageshot.ErrorCode(err) != pageshot.CodeNotFound {
 		t.Errorf("an expired entry was served from memory: %v", err)
+	}
+}
+
+// TestReadCacheMappedAndRead: the mapped header and pread give the same
+// stamp, before and after a write by another pool; a closed store reads
+// no stamp (and no key from memory) and does not crash.
+func TestReadCacheMappedAndRead(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "pageshot.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if s.reads.hdr == nil {
+		t.Fatal("the WAL index is not mapped")
+	}
+	both := func() (mapped, read walStamp) {
+		t.Helper()
+		var ok bool
+		if mapped, ok = s.reads.now(); !ok {
+			t.Fatal("no stamp from the mapping")
+		}
+		hdr := s.reads.hdr
+		s.reads.hdr = nil
+		defer func() { s.reads.hdr = hdr }()
+		if read, ok = s.reads.now(); !ok {
+			t.Fatal("no stamp from pread")
+		}
+		return mapped, read
+	}
+	m1, r1 := both()
+	if m1 != r1 {
+		t.Error("at first, the mapping and pread differ")
+	}
+	if _, err := other.db.ExecContext(ctx, `CREATE TABLE probe (x)`); err != nil {
+		t.Fatal(err)
+	}
+	m2, r2 := both()
+	if m2 != r2 || m2 == m1 {
+		t.Errorf("after a write: mapping and pread equal %v, changed %v", m2 == r2, m2 != m1)
+	}
+
+	k := pageshot.APIKey{ID: "key_closed", Name: "n", Plan: "default", SecretHash: []byte("h"), CreatedAt: time.Now()}
+	if err := s.CreateKey(ctx, &k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Key(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, ok := s.reads.now(); ok {
+		t.Error("a closed store still reads a stamp")
+	}
+	if _, err := s.Key(ctx, k.ID); err == nil {
+		t.Error("a closed store still answers a key")
+	}
+}
+
+// TestReadMappedFault: a file cut below its mapping is a failed read, not
+// a crash.
+func TestReadMappedFault(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "shm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Truncate(4096); err != nil {
+		t.Fatal(err)
+	}
+	m, err := syscall.Mmap(int(f.Fd()), 0, len(walStamp{}), syscall.PROT_READ, syscall.MAP_SHARED)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Munmap(m)
+	var st walStamp
+	if !readMapped(m, &st) {
+		t.Fatal("no read of a whole file")
+	}
+	if err := f.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	if readMapped(m, &st) {
+		t.Error("a read past the end of the file succeeded")
 	}
 }
