@@ -9,6 +9,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress/flate"
@@ -44,13 +45,13 @@ func packPNG(data []byte) ([]byte, error) {
 	}
 	// The zlib header: deflate, no preset dictionary. The rest is read
 	// as raw deflate, so that the Adler-32 is not computed.
-	r := &chunkReader{chunks: p.idat}
+	r := &chunkReader{chunks: slices.Clone(p.idat)}
 	var zh [2]byte
 	if _, err := io.ReadFull(r, zh[:]); err != nil || zh[0]&0x0f != 8 || zh[1]&0x20 != 0 || binary.BigEndian.Uint16(zh[:])%31 != 0 {
 		return nil, errors.New("pack png: bad zlib header")
 	}
 	pk := packers.Get().(*packer)
-	defer packers.Put(pk)
+	defer pk.release()
 	out, err := pk.pack(p, r, p.width*bpp, bpp)
 	if err != nil {
 		return nil, fmt.Errorf("pack png: %w", err)
@@ -106,6 +107,15 @@ var packers = sync.Pool{New: func() any {
 	return &packer{zr: flate.NewReader(bytes.NewReader(nil)), zw: zw, br: bufio.NewReaderSize(nil, 32<<10)}
 }}
 
+// release puts pk back in the pool without the images it last read and
+// wrote, which it would otherwise keep alive until its next use.
+func (pk *packer) release() {
+	pk.br.Reset(nil)
+	pk.zw.Reset(io.Discard)
+	_ = pk.zr.(flate.Resetter).Reset(bytes.NewReader(nil), nil)
+	packers.Put(pk)
+}
+
 // pack inflates deflated (p's image data after its zlib header), rows of
 // a filter byte and stride bytes of pixels, and returns p with the same
 // pixels refiltered and deflated again as its image data, in one IDAT
@@ -119,14 +129,11 @@ func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte,
 	}
 	// The file is written in place around the stream: the chunks before
 	// the image data, the IDAT chunk's length (set once known) and type,
-	// the stream, its CRC and the chunks after. The stream is smaller
-	// than the one it replaces.
-	size := 0
-	for _, c := range p.idat {
-		size += len(c)
-	}
+	// the stream, its CRC and the chunks after. The room made is for a
+	// stream as long as the one it replaces, which it nearly always is
+	// shorter than.
 	var z bytes.Buffer
-	z.Grow(len(pngHeader) + len(p.before) + 12 + size + len(p.after))
+	z.Grow(len(pngHeader) + len(p.before) + 12 + p.idatSize + len(p.after))
 	z.Write(pngHeader)
 	z.Write(p.before)
 	z.Write([]byte{0, 0, 0, 0})
@@ -212,6 +219,7 @@ type pngFile struct {
 	// zlib stream of the image.
 	before, after []byte
 	idat          [][]byte
+	idatSize      int // the bytes of idat together
 }
 
 var pngHeader = []byte("\x89PNG\r\n\x1a\n")
@@ -243,6 +251,7 @@ func parsePNG(data []byte) (*pngFile, error) {
 		case typ == "IDAT":
 			seenIDAT = true
 			p.idat = append(p.idat, body)
+			p.idatSize += len(body)
 		case seenIDAT:
 			p.after = append(p.after, chunk...)
 		default:

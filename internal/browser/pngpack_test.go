@@ -244,3 +244,40 @@ func (p *pngFile) with(idat [][]byte) []byte {
 	}
 	return append(out, p.after...)
 }
+
+// TestPackPNGChunks: image data cut into chunks of any size, empty ones
+// and one that splits the zlib header among them, packs to the same file
+// as in Chromium's 4 KB chunks, and leaves its input as it was.
+func TestPackPNGChunks(t *testing.T) {
+	in := perfPageFast(t)
+	want, err := packPNG(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := parsePNG(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stream []byte
+	for _, c := range p.idat {
+		stream = append(stream, c...)
+	}
+	chunks := [][]byte{{}, stream[:1], {}, stream[1:2], stream[2:1000]}
+	for rest := stream[1000:]; len(rest) > 0; {
+		n := min(len(rest), 1+len(rest)%7919)
+		chunks = append(chunks, rest[:n], []byte{})
+		rest = rest[n:]
+	}
+	cut := p.with(chunks)
+	before := bytes.Clone(cut)
+	got, err := packPNG(cut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("packed differently from other chunks of the same data")
+	}
+	if !bytes.Equal(cut, before) {
+		t.Error("the input was changed")
+	}
+}
