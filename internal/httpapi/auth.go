@@ -18,8 +18,9 @@ const callerKey ctxKey = 1
 // authed is what authenticated passes on in a request's context.
 type authed struct {
 	caller *pageshot.Caller
-	// query is the request's query as parsed for its credentials, handed
-	// on so that it is parsed once; the handler may change it.
+	// query is the request's query as parsed for its credentials (the
+	// same map as their Signed, which authentication has done with),
+	// handed on once so that a handler need not parse it again.
 	query url.Values
 }
 
@@ -33,8 +34,9 @@ func caller(ctx context.Context) *pageshot.Caller {
 	return a.caller
 }
 
-// query returns r's query, parsed once per request; the caller may change
-// it.
+// query returns r's query for the handler to keep and change: the first
+// call takes the parse authentication made, any later one parses the URL
+// again. It is called from the request's own goroutine only.
 func query(r *http.Request) url.Values {
 	if a, _ := r.Context().Value(callerKey).(*authed); a != nil && a.query != nil {
 		q := a.query

@@ -86,7 +86,8 @@ const serverErrorHeader = "Content-Type: text/plain; charset=utf-8\r\nConnection
 // looks at as few bytes as it can.
 func serverError(b []byte) (status string, n int) {
 	// "HTTP/1.1 400 " at least: a status line of a 4xx or 5xx.
-	if len(b) < 13 || string(b[:7]) != "HTTP/1." || b[9] < '4' || b[9] > '5' || !isDigit(b[10]) || !isDigit(b[11]) || b[12] != ' ' {
+	if len(b) < 13 || string(b[:7]) != "HTTP/1." || (b[7] != '0' && b[7] != '1') || b[8] != ' ' ||
+		b[9] < '4' || b[9] > '5' || !isDigit(b[10]) || !isDigit(b[11]) || b[12] != ' ' {
 		return "", 0
 	}
 	end := bytes.Index(b, []byte("\r\n"))

@@ -17,6 +17,8 @@ func TestServerError(t *testing.T) {
 		{"HTTP/1.1 4x0 Bad\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n", ""},
 		{"\x89PNG\r\n\x1a\n", ""},
 		{"HTTP/1.1 400", ""},
+		{"HTTP/1.2 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n", ""},
+		{"HTTP/1.1x400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n", ""},
 		{"", ""},
 	} {
 		status, n := serverError([]byte(c.write))
