@@ -25,13 +25,19 @@ type memoKey struct {
 }
 
 const (
-	// memoEntries bounds the memo; when it is full an arbitrary entry
-	// makes room.
+	// memoEntries and memoBytes bound the memo; when either is reached,
+	// arbitrary entries make room. An entry is counted as twice its
+	// query (the options hold about what the query said) and a little
+	// more, so the memo holds about memoBytes at the most.
 	memoEntries = 4096
+	memoBytes   = 8 << 20
 	// memoMaxQuery is the longest query remembered: longer ones (inline
 	// HTML) are rarely sent twice and would hold memory for nothing.
 	memoMaxQuery = 4096
 )
+
+// memoCost is what k is counted as in memoBytes.
+func memoCost(k memoKey) int { return 2*len(k.query) + len(k.owner) + 512 }
 
 // memo remembers what recent queries parsed to. The same query under the
 // same limits always parses to the same options, and a cached capture
@@ -39,8 +45,9 @@ const (
 // parsing it and hashing its cache key were most of a cache hit's own
 // cost. Options sent as JSON are not remembered.
 type memo struct {
-	mu sync.RWMutex
-	m  map[memoKey]*parsed
+	mu   sync.RWMutex
+	m    map[memoKey]*parsed
+	size int // the memoCost of every entry
 }
 
 func (m *memo) get(k memoKey) *parsed {
@@ -55,13 +62,18 @@ func (m *memo) put(k memoKey, p *parsed) {
 	if m.m == nil {
 		m.m = make(map[memoKey]*parsed)
 	}
-	if len(m.m) >= memoEntries {
-		for old := range m.m {
-			delete(m.m, old)
+	if _, ok := m.m[k]; ok {
+		return // parsed meanwhile by another request
+	}
+	for old := range m.m {
+		if len(m.m) < memoEntries && m.size+memoCost(k) <= memoBytes {
 			break
 		}
+		delete(m.m, old)
+		m.size -= memoCost(old)
 	}
 	m.m[k] = p
+	m.size += memoCost(k)
 }
 
 // parse parses raw for c, or returns what the same query from the same
