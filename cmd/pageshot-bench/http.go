@@ -28,7 +28,10 @@ import (
 //
 //   - hit: GET /v1/screenshot of a capture in the cache, the key in the
 //     query, as an <img src> on a busy page asks for it;
-//   - invalid option: a valid key and an option out of range (400);
+//   - invalid option: a valid key and an option out of range (400), the
+//     same query each time, and then a query of its own each time (an
+//     unknown parameter with a counter), which the server cannot have
+//     seen before;
 //   - invalid key: a key that does not exist (401, then 429 once the
 //     client address's budget is spent);
 //
@@ -58,6 +61,9 @@ type loadRequest struct {
 	header http.Header
 	// ok lists the statuses expected; any other is a failure.
 	ok []int
+	// vary makes every request's query its own (a parameter with a
+	// counter), so that nothing the server remembers of a query helps.
+	vary bool
 }
 
 // loadResult is one run of one kind of request.
@@ -187,7 +193,7 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 		pid   int // of the server
 	}
 	kinds := []kind{{"bare", loadRequest{target: "/", ok: []int{200}}, bare.baseURL, bare.cmd.Process.Pid}}
-	for _, name := range []string{"hit", "invalid option", "invalid key"} {
+	for _, name := range []string{"hit", "invalid option", "invalid option, each new", "invalid key"} {
 		for _, sv := range servers {
 			k := kind{label: name, base: sv.ps.srv.baseURL, pid: sv.ps.srv.cmd.Process.Pid}
 			if len(servers) > 1 {
@@ -198,6 +204,8 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 				k.req = loadRequest{target: sv.hit, ok: []int{200}}
 			case "invalid option":
 				k.req = loadRequest{target: "/v1/screenshot?html=x&viewport_width=-5", header: bearer(sv.ps.key), ok: []int{400}}
+			case "invalid option, each new":
+				k.req = loadRequest{target: "/v1/screenshot?html=x&viewport_width=-5", header: bearer(sv.ps.key), ok: []int{400}, vary: true}
 			case "invalid key":
 				k.req = loadRequest{target: "/v1/screenshot?html=x", header: bearer("ps_nokey.nosecret"), ok: []int{401, 429}}
 			}
@@ -325,11 +333,15 @@ func hammer(ctx context.Context, base string, req loadRequest, clients int, d ti
 		wg  sync.WaitGroup
 	)
 	start := time.Now()
-	for range clients {
+	for c := range clients {
 		wg.Go(func() {
 			var mine loadResult
-			for ctx.Err() == nil {
-				r, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+req.target, nil)
+			for i := 0; ctx.Err() == nil; i++ {
+				target := base + req.target
+				if req.vary {
+					target += "&n=" + strconv.Itoa(c) + "." + strconv.Itoa(i)
+				}
+				r, _ := http.NewRequestWithContext(ctx, http.MethodGet, target, nil)
 				maps(r.Header, req.header)
 				t := time.Now()
 				resp, err := client.Do(r)
