@@ -242,16 +242,22 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		// In rounds, alternating, so that a drift in the machine's load
-		// hits every server alike.
-		const rounds = 4
+		// In rounds of about ten captures, alternating, the order
+		// reversed every other round (A B B A …), so that a drift in
+		// the machine's speed hits every server alike.
+		rounds := max(4, cfg.captures/10)
 		for i := range rounds {
-			for _, sv := range servers {
+			order := slices.Clone(servers)
+			if i%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, sv := range order {
 				n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
 				r := runLoad(ctx, sv.ps, page.URL, 2, n, time.Minute)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				logf("round %d %s: %d captures, %.2f/s, p50 %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)))
 				sv.captures = merge(sv.captures, r)
 			}
 		}
