@@ -37,8 +37,9 @@ import (
 //
 // then captures of the perf page at concurrency 2 (captures/s, p50, PNG
 // size) beside the size of Chromium's own PNG of the same page. Each row
-// also gives the server process's CPU time per answer, which the load
-// generator on the same machine does not blur.
+// also gives the server process's CPU time per answer, and the captures
+// the CPU time of the server and its browser per capture, which the load
+// generator and the machine's other work do not blur.
 
 // loadConfig is what the flags of `load` ask for.
 type loadConfig struct {
@@ -253,10 +254,20 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 			}
 			for _, sv := range order {
 				n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
+				pid := sv.ps.srv.cmd.Process.Pid
+				cpu0, err := proc.TreeCPUTime(pid)
+				if err != nil {
+					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
+				}
 				r := runLoad(ctx, sv.ps, page.URL, 2, n, time.Minute)
 				if err := ctx.Err(); err != nil {
 					return err
 				}
+				cpu1, err := proc.TreeCPUTime(pid)
+				if err != nil {
+					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
+				}
+				sv.captureCPU += cpu1 - cpu0
 				logf("round %d %s: %d captures, %.2f/s, p50 %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)))
 				sv.captures = merge(sv.captures, r)
 			}
@@ -265,7 +276,7 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 			c := sv.captures
 			logf("%s captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", sv.label, c.throughput(),
 				fmtMillis(c.percentile(50)), c.medianSize(), len(c.failures))
-			rep.captures = append(rep.captures, labeled{sv.label, c})
+			rep.captures = append(rep.captures, labeled{sv.label, c, sv.captureCPU})
 		}
 		// Chromium's own PNG of the same page, at its default compression.
 		b, err := startBaseline(ctx, chrome.path)
@@ -297,12 +308,16 @@ type loadServer struct {
 	ps         *pageshot
 	hit        string  // the target of the cached capture
 	captures   *result // of the perf page, every round merged
+	// captureCPU is the CPU time the server and its browser used
+	// during its rounds of captures.
+	captureCPU time.Duration
 }
 
 // labeled is a result with the server it came from.
 type labeled struct {
 	label string
 	r     *result
+	cpu   time.Duration // of the server and its browser, for r
 }
 
 // merge returns a and b as one result; a may be nil.
@@ -512,15 +527,19 @@ func (r *loadReport) markdown() string {
 	}
 	if len(r.captures) > 0 {
 		b.WriteString("\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds:\n\n")
-		b.WriteString("| server | made | failed | captures/s | p50 | p90 | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+		b.WriteString("| server | made | failed | captures/s | p50 | p90 | CPU per capture (server and browser) | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.captures {
 			c := x.r
 			ratio := "–"
 			if r.chromiumPNG > 0 {
 				ratio = fmt.Sprintf("%.2f×", float64(c.medianSize())/float64(r.chromiumPNG))
 			}
-			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %d B | %s |\n", x.label, len(c.latencies), len(c.failures),
-				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), c.medianSize(), ratio)
+			perCapture := "–"
+			if n := len(c.latencies) + len(c.failures); n > 0 {
+				perCapture = fmtMillis(x.cpu / time.Duration(n))
+			}
+			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %s | %d B | %s |\n", x.label, len(c.latencies), len(c.failures),
+				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), perCapture, c.medianSize(), ratio)
 		}
 		fmt.Fprintf(&b, "\nChromium's own PNG of the page (default compression): %d B.\n", r.chromiumPNG)
 	}

@@ -142,19 +142,51 @@ const userHZ = 100
 // CPUTime returns the CPU time pid has used so far, user and system, all
 // its threads together (not its children's).
 func CPUTime(pid int) (time.Duration, error) {
+	return cpuTime(pid, false)
+}
+
+// TreeCPUTime returns the CPU time root and every process below it have
+// used so far, with that of the children they have waited for: the
+// processes that ended in between are counted by the parent that
+// collected them, so two readings subtract to what the tree used in
+// between, as long as its processes are collected inside it.
+func TreeCPUTime(root int) (time.Duration, error) {
+	all, err := List()
+	if err != nil {
+		return 0, err
+	}
+	total, err := cpuTime(root, true)
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range Descendants(all, root) {
+		if d, err := cpuTime(p.PID, true); err == nil {
+			total += d // one that ended meanwhile is its parent's now
+		}
+	}
+	return total, nil
+}
+
+// cpuTime reads pid's user and system time, and with children those of
+// the children it waited for.
+func cpuTime(pid int, children bool) (time.Duration, error) {
 	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
 		return 0, err
 	}
 	s := string(stat)
-	// After "pid (comm) ": state is the first field, utime the 12th and
-	// stime the 13th.
+	// After "pid (comm) ": state is the first field; utime, stime,
+	// cutime and cstime the 12th to the 15th.
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
+	if len(f) < 15 {
 		return 0, fmt.Errorf("read /proc/%d/stat: %d fields", pid, len(f))
 	}
+	fields := f[11:13]
+	if children {
+		fields = f[11:15]
+	}
 	var ticks int64
-	for _, v := range f[11:13] {
+	for _, v := range fields {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil {
 			return 0, fmt.Errorf("read /proc/%d/stat: %w", pid, err)

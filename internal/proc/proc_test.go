@@ -203,3 +203,25 @@ func TestCPUTime(t *testing.T) {
 		t.Error("no error for a process that does not exist")
 	}
 }
+
+// TestTreeCPUTime: the work of a child that ran and was waited for
+// counts in its parent's tree.
+func TestTreeCPUTime(t *testing.T) {
+	before, err := TreeCPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A shell that spins for 300 ms and ends.
+	cmd := exec.Command("sh", "-c", `end=$(( $(date +%s%N) + 300000000 )); while [ $(date +%s%N) -lt $end ]; do :; done`)
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := TreeCPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+	if after-before < own-20*time.Millisecond {
+		t.Errorf("the tree used %v meanwhile; its child alone %v", after-before, own)
+	}
+}
