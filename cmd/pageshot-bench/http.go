@@ -268,7 +268,7 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
 				}
 				sv.captureCPU += cpu1 - cpu0
-				logf("round %d %s: %d captures, %.2f/s, p50 %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)))
+				logf("round %d %s: %d captures, %.2f/s, p50 %s, CPU %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)), fmtMillis(cpu1-cpu0))
 				sv.captures = merge(sv.captures, r)
 			}
 		}
