@@ -21,16 +21,18 @@ import (
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // gallery serves the pages of testdata/gallery, built like real sites, and
 // the resources they load, on 127.0.0.1.
 type gallery struct {
 	*httptest.Server
-	mu      sync.Mutex
-	headers map[string]http.Header // request headers by path, the last seen
-	hits    map[string]int         // requests by path
-	reports []string               // queries of /report, which pages call to tell a choice
+	mu        sync.Mutex
+	headers   map[string]http.Header // request headers by path, the last seen
+	hits      map[string]int         // requests by path
+	reports   []string               // queries of /report, which pages call to tell a choice
+	newReport waittest.Cond
 }
 
 // systemFont is the font the gallery serves as a web font.
@@ -125,6 +127,7 @@ func newGallery(t *testing.T) *gallery {
 		g.mu.Lock()
 		g.reports = append(g.reports, r.URL.RawQuery)
 		g.mu.Unlock()
+		g.newReport.Changed()
 	})
 	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
@@ -592,15 +595,13 @@ var consentPages = []struct{ name, page, banner, rejected string }{
 // waitReport waits until the gallery received the report want.
 func (g *gallery) waitReport(t *testing.T, want string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	reported := func() bool {
 		g.mu.Lock()
-		got := slices.Contains(g.reports, want)
-		g.mu.Unlock()
-		if got {
-			return
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the page's report, with a deadline
+		defer g.mu.Unlock()
+		return slices.Contains(g.reports, want)
+	}
+	if g.newReport.Wait(10*time.Second, reported) {
+		return
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // TestStaleItemRescued: the items a node was running when it died are run
@@ -21,8 +23,9 @@ import (
 func TestStaleItemRescued(t *testing.T) {
 	bin := binary(t)
 	var (
-		mu    sync.Mutex
-		fetch = map[string]int{}
+		mu      sync.Mutex
+		fetched waittest.Cond
+		fetch   = map[string]int{}
 	)
 	hold := make(chan struct{})
 	t.Cleanup(func() { close(hold) })
@@ -32,6 +35,7 @@ func TestStaleItemRescued(t *testing.T) {
 		fetch[n]++
 		first := fetch[n] == 1
 		mu.Unlock()
+		fetched.Changed()
 		if first { // the first node's run hangs here until it dies
 			select {
 			case <-hold:
@@ -56,12 +60,8 @@ func TestStaleItemRescued(t *testing.T) {
 	first := startServe(t, bin, args...)
 	key := first.key(t)
 	j := first.submitJob(t, key, fmt.Sprintf(`{"items":[{"url":"%[1]s/?n=0"},{"url":"%[1]s/?n=1"}],"defaults":{"viewport_width":300,"viewport_height":200,"timeout":60}}`, target.URL))
-	deadline := time.Now().Add(time.Minute)
-	for fetches("0") == 0 || fetches("1") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the first node did not start the items")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !fetched.Wait(time.Minute, func() bool { return fetches("0") > 0 && fetches("1") > 0 }) {
+		t.Fatal("the first node did not start the items")
 	}
 	first.cmd.Process.Signal(syscall.SIGKILL)
 	first.cmd.Wait()

@@ -13,6 +13,7 @@ import (
 	"github.com/pageshot/pageshot/internal/limittest"
 	"github.com/pageshot/pageshot/internal/redis"
 	"github.com/pageshot/pageshot/internal/redistest"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // open returns a limiter on the server at url, closed when t ends.
@@ -158,31 +159,29 @@ func TestRedisStopped(t *testing.T) {
 
 // syncBuffer collects log output written from several goroutines.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu      sync.Mutex
+	b       strings.Builder
+	written waittest.Cond
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	defer s.written.Changed()
 	return s.b.Write(p)
 }
 
-// waitFor polls until the output holds text, or fails t after a minute.
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// waitFor waits until the output holds text, or fails t after a minute.
 func (s *syncBuffer) waitFor(t *testing.T, text string) {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
-	for {
-		s.mu.Lock()
-		out := s.b.String()
-		s.mu.Unlock()
-		if strings.Contains(out, text) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no log line %q within a minute; logs:\n%s", text, out)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval
+	if !s.written.Wait(time.Minute, func() bool { return strings.Contains(s.String(), text) }) {
+		t.Fatalf("no log line %q within a minute; logs:\n%s", text, s.String())
 	}
 }
 

@@ -1,0 +1,26 @@
+package waittest
+
+import (
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestWait: a waiter wakes at the change that makes its condition true,
+// and gives up when the time runs out.
+func TestWait(t *testing.T) {
+	var c Cond
+	var n atomic.Int64
+	go func() {
+		for range 5 {
+			n.Add(1)
+			c.Changed()
+		}
+	}()
+	if !c.Wait(time.Minute, func() bool { return n.Load() == 5 }) {
+		t.Fatalf("n = %d, never 5", n.Load())
+	}
+	if c.Wait(10*time.Millisecond, func() bool { return n.Load() == 6 }) {
+		t.Error("a condition nothing makes true held")
+	}
+}
