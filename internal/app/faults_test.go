@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"image/color"
@@ -16,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -24,6 +22,7 @@ import (
 
 	"github.com/pageshot/pageshot/internal/app"
 	"github.com/pageshot/pageshot/internal/browser"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // TestFrozenBrowser stops Chromium with SIGSTOP: the watchdog notices
@@ -442,7 +441,7 @@ func TestSandboxRefused(t *testing.T) {
 	if err := os.WriteFile(launcher, []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var logs syncBuffer
+	var logs waittest.Buffer
 	tg := newTarget(t)
 	s := startServer(t, func(c *app.Config) {
 		c.ChromePath = launcher
@@ -459,22 +458,4 @@ func TestSandboxRefused(t *testing.T) {
 	if sb := s.app.Pool().Sandbox(); sb.On {
 		t.Errorf("sandbox %+v reported on", sb)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

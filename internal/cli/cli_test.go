@@ -23,6 +23,7 @@ import (
 
 	"github.com/pageshot/pageshot/internal/cli"
 	"github.com/pageshot/pageshot/internal/pgtest"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 func page(t *testing.T) *httptest.Server {
@@ -98,24 +99,6 @@ func run(t testing.TB, bin string, args ...string) string {
 		t.Fatalf("pageshot %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	return stdout.String()
-}
-
-// syncBuffer is a bytes.Buffer safe for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 // TestServeBinary runs the real binary: on its first start it prints one
@@ -274,8 +257,8 @@ func binary(t testing.TB) string {
 type serveProc struct {
 	cmd    *exec.Cmd
 	base   string
-	stdout *syncBuffer
-	logs   *syncBuffer
+	stdout *waittest.Buffer
+	logs   *waittest.Buffer
 }
 
 func startServe(t *testing.T, bin string, args ...string) *serveProc {
@@ -290,7 +273,7 @@ func startServeUnder(t *testing.T, wrapper []string, bin string, args ...string)
 	argv := append(append(append([]string(nil), wrapper...), bin, "serve", "--addr", "127.0.0.1:0"), args...)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "PAGESHOT_EGRESS_ALLOW=127.0.0.1/32")
-	p := &serveProc{cmd: cmd, stdout: &syncBuffer{}, logs: &syncBuffer{}}
+	p := &serveProc{cmd: cmd, stdout: &waittest.Buffer{}, logs: &waittest.Buffer{}}
 	cmd.Stdout = p.stdout
 	stderr, _ := cmd.StderrPipe()
 	if err := cmd.Start(); err != nil {

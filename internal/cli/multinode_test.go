@@ -34,6 +34,7 @@ import (
 	"github.com/pageshot/pageshot/client"
 	"github.com/pageshot/pageshot/internal/pgtest"
 	"github.com/pageshot/pageshot/internal/redistest"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // The multi-node tests run the real binary as several processes — two
@@ -73,7 +74,7 @@ type node struct {
 	args []string
 	cmd  *exec.Cmd
 	base string // http://ADDR of its API (serve) or admin endpoints (worker)
-	logs *syncBuffer
+	logs *waittest.Buffer
 	done chan struct{} // closed when the process has exited
 }
 
@@ -87,7 +88,7 @@ func startNode(bin, name, kind string, args ...string) (*node, error) {
 	if kind == "worker" {
 		addrFlag = "--admin-addr"
 	}
-	n := &node{name: name, kind: kind, args: args, logs: &syncBuffer{}, done: make(chan struct{})}
+	n := &node{name: name, kind: kind, args: args, logs: &waittest.Buffer{}, done: make(chan struct{})}
 	n.cmd = exec.Command(bin, append([]string{kind, addrFlag, "127.0.0.1:0"}, args...)...)
 	n.cmd.Stdout = n.logs
 	stderr, err := n.cmd.StderrPipe()

@@ -1,38 +1,19 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pageshot/pageshot"
 	"github.com/pageshot/pageshot/internal/capture"
 	"github.com/pageshot/pageshot/internal/requestid"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // logging is a Renderer that logs with the request's context, as the
 // parts a request passes through do, then fails.
@@ -46,7 +27,7 @@ func (l logging) Render(ctx context.Context, _ *pageshot.Options) (*pageshot.Cap
 // TestLogLinesNameTheRequest: every line logged while serving a request
 // carries its id, once, the id of X-Request-Id.
 func TestLogLinesNameTheRequest(t *testing.T) {
-	var buf syncBuffer
+	var buf waittest.Buffer
 	log := slog.New(slog.NewJSONHandler(&buf, nil))
 	// The server wraps the logger it is given; the app wraps the root
 	// logger every part derives its own from, as here the renderer's.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -71,7 +69,7 @@ func wantUnavailable(t *testing.T, what string, err error, retryAfter time.Durat
 func TestRedisStopped(t *testing.T) {
 	srv := redistest.StartServer(t)
 	const retryAfter = 3 * time.Second
-	logs := &syncBuffer{}
+	logs := &waittest.Buffer{}
 	l := open(t, srv.URL(), redis.Config{RetryAfter: retryAfter, Lease: 3 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	ctx := t.Context()
@@ -124,7 +122,7 @@ func TestRedisStopped(t *testing.T) {
 	}
 
 	// The lease still held keeps trying to renew, and says so.
-	logs.waitFor(t, "renew concurrency lease")
+	waitLog(t, logs, "renew concurrency lease")
 
 	srv.Start()
 	deadline := time.Now().Add(30 * time.Second)
@@ -154,35 +152,7 @@ func TestRedisStopped(t *testing.T) {
 	}
 	// The restarted server lost the lease held through the outage: its
 	// holder finds out at its next renewal and says so.
-	logs.waitFor(t, "concurrency lease lost")
-}
-
-// syncBuffer collects log output written from several goroutines.
-type syncBuffer struct {
-	mu      sync.Mutex
-	b       strings.Builder
-	written waittest.Cond
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	defer s.written.Changed()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-// waitFor waits until the output holds text, or fails t after a minute.
-func (s *syncBuffer) waitFor(t *testing.T, text string) {
-	t.Helper()
-	if !s.written.Wait(time.Minute, func() bool { return strings.Contains(s.String(), text) }) {
-		t.Fatalf("no log line %q within a minute; logs:\n%s", text, s.String())
-	}
+	waitLog(t, logs, "concurrency lease lost")
 }
 
 // TestOpen: a malformed URL is refused at Open, and an unreachable server
@@ -208,5 +178,13 @@ func TestOpen(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
+	}
+}
+
+// waitLog waits up to a minute for text in logs, or fails t.
+func waitLog(t *testing.T, logs *waittest.Buffer, text string) {
+	t.Helper()
+	if !logs.WaitFor(time.Minute, text) {
+		t.Fatalf("no log line %q within a minute; logs:\n%s", text, logs.String())
 	}
 }

@@ -1,9 +1,10 @@
 // Package waittest lets a test wait for a condition that other goroutines
 // make true (a log line written, a request received), woken by each
-// change rather than by polling.
+// change rather than by polling, and collects a server's log for it.
 package waittest
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -52,4 +53,32 @@ func (c *Cond) Wait(timeout time.Duration, ok func() bool) bool {
 			return ok()
 		}
 	}
+}
+
+// Buffer collects what several goroutines write (a server's log) and lets
+// a test wait for a piece of text in it. The zero value is ready to use.
+type Buffer struct {
+	mu      sync.Mutex
+	b       strings.Builder
+	written Cond
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	n, err := b.b.Write(p)
+	b.mu.Unlock()
+	b.written.Changed()
+	return n, err
+}
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// WaitFor reports whether text is written within timeout.
+func (b *Buffer) WaitFor(timeout time.Duration, text string) bool {
+	return b.written.Wait(timeout, func() bool { return strings.Contains(b.String(), text) })
 }

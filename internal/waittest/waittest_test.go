@@ -24,3 +24,19 @@ func TestWait(t *testing.T) {
 		t.Error("a condition nothing makes true held")
 	}
 }
+
+// TestBuffer: a wait for text ends when another goroutine writes it.
+func TestBuffer(t *testing.T) {
+	var b Buffer
+	go func() {
+		for _, s := range []string{"starting\n", "listening on x\n"} {
+			b.Write([]byte(s))
+		}
+	}()
+	if !b.WaitFor(time.Minute, "listening") {
+		t.Fatalf("no listening line in %q", b.String())
+	}
+	if b.WaitFor(10*time.Millisecond, "stopped") {
+		t.Error("found text nobody wrote")
+	}
+}
