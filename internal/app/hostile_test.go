@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot/internal/app"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // TestSignedURLScope: a signature authenticates GET and HEAD
@@ -171,12 +172,8 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatal("a fourth connection from the same address was served")
 	}
 	held[0].Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for refused(dial()) {
-		if time.Now().After(deadline) {
-			t.Fatal("a closed connection did not give its place back")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !waittest.Poll(10*time.Second, 20*time.Millisecond, func() bool { return !refused(dial()) }) {
+		t.Fatal("a closed connection did not give its place back")
 	}
 }
 

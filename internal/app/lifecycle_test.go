@@ -16,6 +16,7 @@ import (
 
 	"github.com/pageshot/pageshot/internal/app"
 	"github.com/pageshot/pageshot/internal/proc"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // descendants returns the pids of every live process under this test
@@ -119,14 +120,7 @@ func isUnder(pid, root int) bool {
 // gone waits up to 10 seconds for the process pid to stop existing, and
 // says whether it did.
 func gone(pid int) bool {
-	deadline := time.Now().Add(10 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return true
+	return waittest.Poll(10*time.Second, 50*time.Millisecond, func() bool { return syscall.Kill(pid, 0) != nil })
 }
 
 // TestRendererCrash makes the renderer run out of JavaScript heap: the

@@ -435,19 +435,6 @@ func metric(t *testing.T, n *node, name string) float64 {
 	return v
 }
 
-// poll calls f until it returns true or the deadline passes; it reports
-// whether f did. The pause is a polling interval, not a synchronisation.
-func poll(timeout time.Duration, f func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for !f() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return true
-}
-
 // cluster is two serve nodes and a worker on one database, one Redis and
 // one bucket.
 type cluster struct {
@@ -701,7 +688,7 @@ func TestMultiNode(t *testing.T) {
 		for i := range 2 {
 			go shot(c.b, key, s, "/hang?n=lease"+strconv.Itoa(i), map[string]any{"timeout": 60})
 		}
-		if !poll(60*time.Second, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.hanging == 2 }) {
+		if !waittest.Poll(60*time.Second, 100*time.Millisecond, func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.hanging == 2 }) {
 			t.Fatal("the two hanging captures did not reach the page")
 		}
 		r, err := shot(c.a, key, s, "/color?n=lease-held", nil)
@@ -816,7 +803,7 @@ func TestMultiNode(t *testing.T) {
 			return st
 		}
 		// A is killed while it renders an item (its only captures here).
-		if !poll(60*time.Second, func() bool {
+		if !waittest.Poll(60*time.Second, 100*time.Millisecond, func() bool {
 			return job(c.b).Succeeded >= 4 && metric(t, c.a, "pageshot_pool_in_use") >= 1
 		}) {
 			t.Fatal("the job did not progress on A")
@@ -841,7 +828,7 @@ func TestMultiNode(t *testing.T) {
 		}
 
 		var final jobState
-		if !poll(150*time.Second, func() bool { final = job(c.b); return final.Status == "done" }) {
+		if !waittest.Poll(150*time.Second, 100*time.Millisecond, func() bool { final = job(c.b); return final.Status == "done" }) {
 			t.Fatalf("the job did not end after A was killed: %+v", final)
 		}
 		if final.Succeeded != n || final.Failed != 0 {
@@ -875,7 +862,7 @@ func TestMultiNode(t *testing.T) {
 			t.Errorf("ledger: %d charged, %d in flight, want %d and 0", charged, inFlight, n)
 		}
 
-		if !poll(60*time.Second, func() bool {
+		if !waittest.Poll(60*time.Second, 100*time.Millisecond, func() bool {
 			hookMu.Lock()
 			defer hookMu.Unlock()
 			return len(hooks) > 0 && hooks[len(hooks)-1].status == http.StatusNoContent
@@ -999,7 +986,7 @@ func TestMultiNodeRedisDown(t *testing.T) {
 	}
 
 	for _, n := range nodes {
-		if !poll(60*time.Second, func() bool { return count(up, n.name, isOK) >= 2 }) {
+		if !waittest.Poll(60*time.Second, 100*time.Millisecond, func() bool { return count(up, n.name, isOK) >= 2 }) {
 			t.Fatalf("no capture through %s with Redis up", n.name)
 		}
 	}
@@ -1007,10 +994,10 @@ func TestMultiNodeRedisDown(t *testing.T) {
 	rs.Stop()
 	phase.Store(down)
 	for _, n := range nodes {
-		if !poll(30*time.Second, func() bool { return count(down, n.name, is503) >= 5 }) {
+		if !waittest.Poll(30*time.Second, 100*time.Millisecond, func() bool { return count(down, n.name, is503) >= 5 }) {
 			t.Errorf("%s: %d refusals with Redis down", n.name, count(down, n.name, is503))
 		}
-		if !poll(30*time.Second, func() bool { return ready(n) == 503 }) {
+		if !waittest.Poll(30*time.Second, 100*time.Millisecond, func() bool { return ready(n) == 503 }) {
 			t.Errorf("%s: /readyz does not answer 503 with Redis down", n.name)
 		}
 	}
@@ -1023,10 +1010,10 @@ func TestMultiNodeRedisDown(t *testing.T) {
 	phase.Store(back)
 	gate.Unlock()
 	for _, n := range nodes {
-		if !poll(60*time.Second, func() bool { return count(back, n.name, isOK) >= 2 }) {
+		if !waittest.Poll(60*time.Second, 100*time.Millisecond, func() bool { return count(back, n.name, isOK) >= 2 }) {
 			t.Errorf("%s: no capture after Redis came back", n.name)
 		}
-		if !poll(30*time.Second, func() bool { return ready(n) == 200 }) {
+		if !waittest.Poll(30*time.Second, 100*time.Millisecond, func() bool { return ready(n) == 200 }) {
 			t.Errorf("%s: /readyz does not answer 200 after Redis came back", n.name)
 		}
 	}

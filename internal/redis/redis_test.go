@@ -125,12 +125,8 @@ func TestRedisStopped(t *testing.T) {
 	waitLog(t, logs, "renew concurrency lease")
 
 	srv.Start()
-	deadline := time.Now().Add(30 * time.Second)
-	for l.Ping(ctx) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("the limiter does not reach the restarted Redis: %v", l.Ping(ctx))
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
+	if !waittest.Poll(30*time.Second, 50*time.Millisecond, func() bool { return l.Ping(ctx) == nil }) {
+		t.Fatalf("the limiter does not reach the restarted Redis: %v", l.Ping(ctx))
 	}
 	// The restarted server kept nothing: the buckets start full.
 	if st, err := l.Allow(ctx, "key:a", 10); err != nil || !st.Allowed || st.Remaining != 9 {

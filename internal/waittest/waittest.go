@@ -82,3 +82,18 @@ func (b *Buffer) String() string {
 func (b *Buffer) WaitFor(timeout time.Duration, text string) bool {
 	return b.written.Wait(timeout, func() bool { return strings.Contains(b.String(), text) })
 }
+
+// Poll asks ok every interval until it holds or timeout passes, and
+// reports whether it held: for a state no event announces (another
+// process's, a remote server's). The pause is a polling interval, not a
+// synchronisation.
+func Poll(timeout, interval time.Duration, ok func() bool) bool {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(interval)
+	}
+	return true
+}

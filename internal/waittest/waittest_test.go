@@ -40,3 +40,14 @@ func TestBuffer(t *testing.T) {
 		t.Error("found text nobody wrote")
 	}
 }
+
+// TestPoll: a poll ends once its condition holds, or says it never did.
+func TestPoll(t *testing.T) {
+	start := time.Now()
+	if !Poll(time.Minute, time.Millisecond, func() bool { return time.Since(start) > 20*time.Millisecond }) {
+		t.Error("a condition that came true was not seen")
+	}
+	if Poll(20*time.Millisecond, time.Millisecond, func() bool { return false }) {
+		t.Error("a condition that never held was reported")
+	}
+}
