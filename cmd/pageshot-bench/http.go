@@ -46,11 +46,14 @@ type loadConfig struct {
 	bin, chrome, out string
 	// compare is another pageshot binary (say, the last release)
 	// measured alike in the same run, alternating with bin.
-	compare   string
-	clients   int
-	duration  time.Duration
-	runs      int
-	captures  int
+	compare  string
+	clients  int
+	duration time.Duration
+	runs     int
+	captures int
+	// round is how many captures a server makes before the other takes
+	// its turn.
+	round     int
 	serveArgs []string
 }
 
@@ -100,6 +103,7 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
 	fs.IntVar(&c.runs, "runs", 3, "runs of every request kind; the report gives medians")
 	fs.IntVar(&c.captures, "captures", 20, "captures of the perf page at concurrency 2 (0: none)")
+	fs.IntVar(&c.round, "round", 10, "captures a server makes in its turn, with -compare")
 	fs.Func("serve-arg", "add an argument to pageshot serve (repeatable)", func(v string) error {
 		c.serveArgs = append(c.serveArgs, v)
 		return nil
@@ -107,8 +111,8 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
-	if c.clients < 1 || c.runs < 1 || c.duration <= 0 || c.captures < 0 {
-		return c, errors.New("-clients and -runs must be at least 1, -duration positive, -captures not negative")
+	if c.clients < 1 || c.runs < 1 || c.duration <= 0 || c.captures < 0 || c.round < 1 {
+		return c, errors.New("-clients, -runs and -round must be at least 1, -duration positive, -captures not negative")
 	}
 	return c, nil
 }
@@ -243,10 +247,10 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 				return err
 			}
 		}
-		// In rounds of about ten captures, alternating, the order
+		// In rounds of -round captures (ten by default), alternating, the order
 		// reversed every other round (A B B A …), so that a drift in
 		// the machine's speed hits every server alike.
-		rounds := max(4, cfg.captures/10)
+		rounds := max(4, cfg.captures/cfg.round)
 		for i := range rounds {
 			order := slices.Clone(servers)
 			if i%2 == 1 {

@@ -345,9 +345,10 @@ func (t *tab) disposeContext() {
 }
 
 // setUp prepares an attached tab. chromedp enables the DOM, CSS and Log
-// domains for its element queries; pageshot makes none, and their events
-// (a DOM.getDocument after every navigation, each stylesheet's header) cost
-// CPU during every page load, so they are turned off again.
+// domains for its element queries, and target discovery; pageshot uses
+// none of them, and their events (a DOM.getDocument after every
+// navigation, each stylesheet's header, every tab's news) cost CPU during
+// every capture, so they are turned off again.
 func (t *tab) setUp(userAgent string) error {
 	ctx := t.ctx
 	if _, err := chromedp.Call(ctx, dom.Disable, cdp.Empty{}); err != nil {
@@ -358,6 +359,14 @@ func (t *tab) setUp(userAgent string) error {
 	}
 	if _, err := chromedp.Call(ctx, log.Disable, cdp.Empty{}); err != nil {
 		return fmt.Errorf("disable Log domain: %w", err)
+	}
+	// chromedp also has every tab discover targets, for WaitNewTarget:
+	// each tab then hears of every other tab's creation, changes and end,
+	// some forty events a capture per tab, serialised by the browser and
+	// decoded here. pageshot opens no second tab; the browser connection
+	// keeps its own discovery, and auto-attach (the page's iframes) stays.
+	if _, err := chromedp.Call(ctx, target.SetDiscoverTargets, target.SetDiscoverTargetsParams{Discover: false}); err != nil {
+		return fmt.Errorf("stop target discovery: %w", err)
 	}
 	// Keep the Network domain's events (the main document's status), but
 	// not copies of every response body.

@@ -97,6 +97,7 @@ func (inst *instance) watchMemory() {
 		return
 	}
 	go func() {
+		f := rendererFinder{root: inst.pid}
 		t := time.NewTicker(memoryScan)
 		defer t.Stop()
 		for {
@@ -110,7 +111,7 @@ func (inst *instance) watchMemory() {
 			if inst.busy.Load() == 0 {
 				continue // only the prepared blank tabs: nothing grows
 			}
-			for _, r := range Renderers(inst.pid) {
+			for _, r := range f.renderers() {
 				if r.RSS <= limit {
 					continue
 				}

@@ -66,11 +66,43 @@ func TestRenderersWalk(t *testing.T) {
 	if len(scan) != 2 {
 		t.Fatalf("the scan found %v, want the two renderers", scan)
 	}
-	walk, ok := renderersByChildren(cmd.Process.Pid)
+	f := rendererFinder{root: cmd.Process.Pid}
+	walk, ok := f.walk()
 	if !ok {
 		t.Skip("no children lists (CONFIG_PROC_CHILDREN)")
 	}
 	if got := pids(walk); !slices.Equal(got, scan) {
 		t.Errorf("walk found %v, scan %v", got, scan)
+	}
+	// The next walk goes by the kinds remembered: the same renderers,
+	// with the utility known as one and the "zygote" as a parent.
+	again, _ := f.walk()
+	if got := pids(again); !slices.Equal(got, scan) {
+		t.Errorf("second walk found %v, first %v", got, scan)
+	}
+	kinds := map[procKind]int{}
+	for _, k := range f.kinds {
+		kinds[k]++
+	}
+	if kinds[kindRenderer] != 2 || kinds[kindOther] != 1 || kinds[kindParent] < 1 {
+		t.Errorf("kinds remembered = %v, want 2 renderers, 1 other helper and the parents", f.kinds)
+	}
+}
+
+// TestKindOf: which processes the walk descends into.
+func TestKindOf(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want procKind
+	}{
+		{[]string{"/usr/lib/chromium/chromium", "--headless"}, kindParent},
+		{[]string{"chromium", "--type=zygote", "--no-zygote-sandbox"}, kindParent},
+		{[]string{"chromium", "--type=renderer", "--lang=en-US"}, kindRenderer},
+		{[]string{"chromium", "--type=gpu-process"}, kindOther},
+		{[]string{"chromium", "--type=utility", "--utility-sub-type=network.mojom.NetworkService"}, kindOther},
+	} {
+		if got := kindOf(c.args); got != c.want {
+			t.Errorf("kindOf(%q) = %d, want %d", c.args, got, c.want)
+		}
 	}
 }

@@ -21,38 +21,83 @@ type RendererProcess struct {
 // root, with their resident memory; none when /proc cannot be read. A
 // renderer that ends while they are read is left out.
 func Renderers(root int) []RendererProcess {
-	if out, ok := renderersByChildren(root); ok {
-		return out
-	}
-	return renderersByScan(root)
+	return (&rendererFinder{root: root}).renderers()
 }
 
-// renderersByChildren walks root's descendants through the kernel's
-// children lists: this runs ten times a second per browser, and reading
+// rendererFinder finds the renderers below a browser process, and
+// remembers from one call to the next what kind each process it met is:
+// the memory watch calls it ten times a second during captures, and a
+// process's kind does not change. (A pid that ends and is reused between
+// two calls keeps the kind it had: pids wrap around far more slowly.)
+type rendererFinder struct {
+	root  int
+	kinds map[int]procKind // the processes met in the last walk
+}
+
+// procKind is what a process below the browser is to the finder.
+type procKind uint8
+
+const (
+	// kindParent may start renderers: the browser itself, a zygote, or
+	// a process without --type (the browser's own forks).
+	kindParent procKind = iota
+	kindRenderer
+	// kindOther is a helper that starts none (GPU, network, storage).
+	kindOther
+)
+
+func kindOf(args []string) procKind {
+	switch {
+	case hasType(args, "renderer"):
+		return kindRenderer
+	case hasType(args, "zygote") || !hasType(args, ""):
+		return kindParent
+	}
+	return kindOther
+}
+
+func (f *rendererFinder) renderers() []RendererProcess {
+	if out, ok := f.walk(); ok {
+		return out
+	}
+	return renderersByScan(f.root)
+}
+
+// walk goes down from root through the kernel's children lists: reading
 // every process's stat on a busy host cost a noticeable share of the
-// server's CPU. It does not descend into renderers, which start no
-// processes; ok is false without the lists.
-func renderersByChildren(root int) (out []RendererProcess, ok bool) {
-	queue, ok := proc.Children(root)
+// server's CPU. It descends only into processes that may start
+// renderers; ok is false without the lists.
+func (f *rendererFinder) walk() (out []RendererProcess, ok bool) {
+	queue, ok := proc.Children(f.root)
 	if !ok {
 		return nil, false
 	}
-	for seen := 0; len(queue) > 0 && seen < 4096; seen++ {
+	met := make(map[int]procKind, len(f.kinds))
+	for n := 0; len(queue) > 0 && n < 4096; n++ {
 		pid := queue[0]
 		queue = queue[1:]
-		args, err := proc.Cmdline(pid)
-		if err != nil {
-			continue // gone
-		}
-		if hasType(args, "renderer") {
-			if rss, err := proc.RSS(pid); err == nil {
-				out = append(out, RendererProcess{PID: pid, RSS: rss})
+		kind, known := f.kinds[pid]
+		if !known {
+			args, err := proc.Cmdline(pid)
+			if err != nil {
+				continue // gone
 			}
-			continue
+			kind = kindOf(args)
 		}
-		children, _ := proc.Children(pid)
-		queue = append(queue, children...)
+		switch kind {
+		case kindRenderer:
+			rss, err := proc.RSS(pid)
+			if err != nil {
+				continue // gone
+			}
+			out = append(out, RendererProcess{PID: pid, RSS: rss})
+		case kindParent:
+			children, _ := proc.Children(pid)
+			queue = append(queue, children...)
+		}
+		met[pid] = kind
 	}
+	f.kinds = met
 	return out, true
 }
 
