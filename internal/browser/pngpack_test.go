@@ -2,13 +2,17 @@ package browser
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
+	"fmt"
+	"hash/adler32"
 	"hash/crc32"
 	"image"
 	"image/color"
 	"image/png"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -67,6 +71,8 @@ func TestPackPNG(t *testing.T) {
 		{"rgba", 320, 300, true},
 		{"small", 50, 40, false},
 		{"odd rows", 97, 257, false},
+		{"one deflater", 33, 4*headBatch - 1, false},
+		{"two deflaters", 33, 4 * headBatch, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := testImage(tc.w, tc.h, tc.alpha)
@@ -279,5 +285,54 @@ func TestPackPNGChunks(t *testing.T) {
 	}
 	if !bytes.Equal(cut, before) {
 		t.Error("the input was changed")
+	}
+}
+
+// TestPackPNGBadRow: a row with an unknown filter type, in the rows of
+// either deflater, is an error, and the packer goes back to the pool only
+// once the second goroutine is done with it (run with -race).
+func TestPackPNGBadRow(t *testing.T) {
+	const w, h = 40, 300
+	good := encode(t, testImage(w, h, false), png.NoCompression)
+	p, err := parsePNG(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []int{3, h - 2} {
+		raw := make([]byte, h*(3*w+1))
+		raw[bad*(3*w+1)] = 9
+		var z bytes.Buffer
+		zw := zlib.NewWriter(&z)
+		zw.Write(raw)
+		zw.Close()
+		if _, err := packPNG(p.with([][]byte{z.Bytes()})); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("row %d: filter type 9", bad)) {
+			t.Errorf("row %d of filter type 9: err = %v", bad, err)
+		}
+	}
+	if _, err := packPNG(good); err != nil {
+		t.Fatalf("after the errors: %v", err)
+	}
+}
+
+// TestAdler32Combine: the Adler-32 of two parts combined is that of the
+// whole, at every cut of some lengths around the modulus.
+func TestAdler32Combine(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{0, 1, 5552, 65520, 65521, 65522, 200_000} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rng.IntN(256))
+		}
+		for _, cut := range []int{0, n / 3, n} {
+			got := adler32Combine(adler32.Checksum(b[:cut]), adler32.Checksum(b[cut:]), n-cut)
+			if want := adler32.Checksum(b); got != want {
+				t.Errorf("n=%d cut=%d: %08x, want %08x", n, cut, got, want)
+			}
+		}
+	}
+	// The largest sums each part can have.
+	ones := bytes.Repeat([]byte{0xff}, 70_000)
+	if got, want := adler32Combine(adler32.Checksum(ones[:30_000]), adler32.Checksum(ones[30_000:]), 40_000), adler32.Checksum(ones); got != want {
+		t.Errorf("0xff bytes: %08x, want %08x", got, want)
 	}
 }

@@ -38,9 +38,14 @@ func NewProxy(policy *Policy, log *slog.Logger) *Proxy {
 	}
 	p := &Proxy{policy: policy, log: log, dialer: net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}}
 	p.tr = &http.Transport{
-		Proxy:                 nil, // never another proxy from the environment
-		DialContext:           p.dial,
-		MaxIdleConns:          64,
+		Proxy:        nil, // never another proxy from the environment
+		DialContext:  p.dial,
+		MaxIdleConns: 64,
+		// A page opens up to six connections to a host, and captures of
+		// the same site follow each other: net/http's default of two
+		// idle connections a host had most of them dialled anew. A kept
+		// connection was dialled through the policy like any other.
+		MaxIdleConnsPerHost:   16,
 		IdleConnTimeout:       30 * time.Second,
 		ResponseHeaderTimeout: 2 * time.Minute,
 		DisableCompression:    true, // pass the browser's Accept-Encoding through
