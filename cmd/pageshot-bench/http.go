@@ -530,7 +530,7 @@ func (r *loadReport) markdown() string {
 			rps/bare, median(rs, (*loadResult).cpuPerRequest), strings.Join(runs, ", "), failed)
 	}
 	if len(r.captures) > 0 {
-		b.WriteString("\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds:\n\n")
+		fmt.Fprintf(&b, "\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds of %d:\n\n", r.cfg.round)
 		b.WriteString("| server | made | failed | captures/s | p50 | p90 | CPU per capture (server and browser) | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.captures {
 			c := x.r
