@@ -16,11 +16,11 @@ import (
 	"github.com/pageshot/pageshot"
 )
 
-// TestRefusalPage: the page the proxy answers a refused request with (what
-// an iframe shows, and so what the capture shows) is a generic refusal;
-// the code and reason travel only in headers, for the capture to report.
-func TestRefusalPage(t *testing.T) {
-	p, err := NewPolicy(Config{Resolver: staticResolver{netip.MustParseAddr("10.1.2.3")}})
+// startProxy runs a proxy with the policy of cfg until the test ends and
+// returns its address.
+func startProxy(t *testing.T, cfg Config) *url.URL {
+	t.Helper()
+	p, err := NewPolicy(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,7 +29,18 @@ func TestRefusalPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = px.Stop() })
-	proxyURL, _ := url.Parse(px.URL())
+	u, err := url.Parse(px.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// TestRefusalPage: the page the proxy answers a refused request with (what
+// an iframe shows, and so what the capture shows) is a generic refusal;
+// the code and reason travel only in headers, for the capture to report.
+func TestRefusalPage(t *testing.T) {
+	proxyURL := startProxy(t, Config{Resolver: staticResolver{netip.MustParseAddr("10.1.2.3")}})
 	client := &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxyURL)}}
 	for _, target := range []string{"http://inside.example/", "http://169.254.169.254/latest/meta-data/", "http://[::1]:8080/"} {
 		res, err := client.Get(target)
@@ -84,16 +95,7 @@ func TestProxyKeepsConnections(t *testing.T) {
 	}
 	origin.Start()
 	t.Cleanup(origin.Close)
-	p, err := NewPolicy(Config{Allow: []string{"127.0.0.1/32"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	px := NewProxy(p, slog.New(slog.DiscardHandler))
-	if err := px.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = px.Stop() })
-	proxyURL, _ := url.Parse(px.URL())
+	proxyURL := startProxy(t, Config{Allow: []string{"127.0.0.1/32"}})
 	// Each page with a connection pool of its own, as a fresh browser
 	// context has.
 	page := func() {
