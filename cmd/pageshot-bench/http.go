@@ -52,7 +52,7 @@ type loadConfig struct {
 	runs     int
 	captures int
 	// round is how many captures a server makes before the other takes
-	// its turn.
+	// its turn; there are at least four rounds.
 	round     int
 	serveArgs []string
 }
@@ -103,7 +103,7 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
 	fs.IntVar(&c.runs, "runs", 3, "runs of every request kind; the report gives medians")
 	fs.IntVar(&c.captures, "captures", 20, "captures of the perf page at concurrency 2 (0: none)")
-	fs.IntVar(&c.round, "round", 10, "captures a server makes in its turn, with -compare")
+	fs.IntVar(&c.round, "round", 10, "captures a server makes in its turn; each has at least 4 turns")
 	fs.Func("serve-arg", "add an argument to pageshot serve (repeatable)", func(v string) error {
 		c.serveArgs = append(c.serveArgs, v)
 		return nil
@@ -251,6 +251,7 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 		// reversed every other round (A B B A …), so that a drift in
 		// the machine's speed hits every server alike.
 		rounds := max(4, cfg.captures/cfg.round)
+		rep.rounds = rounds
 		for i := range rounds {
 			order := slices.Clone(servers)
 			if i%2 == 1 {
@@ -491,6 +492,7 @@ type loadReport struct {
 	results            map[string][]*loadResult
 	order              []string // of the rows
 	captures           []labeled
+	rounds             int // the captures were made in, each server taking turns
 	chromiumPNG        int
 	loadStart, loadEnd string
 }
@@ -530,7 +532,7 @@ func (r *loadReport) markdown() string {
 			rps/bare, median(rs, (*loadResult).cpuPerRequest), strings.Join(runs, ", "), failed)
 	}
 	if len(r.captures) > 0 {
-		fmt.Fprintf(&b, "\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in alternating rounds of %d:\n\n", r.cfg.round)
+		fmt.Fprintf(&b, "\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in %d rounds, the servers taking turns:\n\n", r.rounds)
 		b.WriteString("| server | made | failed | captures/s | p50 | p90 | CPU per capture (server and browser) | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		for _, x := range r.captures {
 			c := x.r

@@ -135,10 +135,17 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 	}
 	vctx, vcancel := context.WithTimeout(bctx, 10*time.Second)
 	ver, err := chromedp.CallBrowser(vctx, browser.GetVersion, cdp.Empty{})
+	if err != nil {
+		err = fmt.Errorf("get browser version: %w", err)
+	} else if _, err = chromedp.Call(vctx, target.SetDiscoverTargets, target.SetDiscoverTargetsParams{Discover: false}); err != nil {
+		// The first tab, which chromedp opened and keeps, would hear of
+		// every other tab as each prepared tab would (see setUp).
+		err = fmt.Errorf("stop target discovery: %w", err)
+	}
 	vcancel()
 	if err != nil {
 		inst.kill()
-		return nil, fmt.Errorf("get browser version: %w", err)
+		return nil, err
 	}
 	// Many sites refuse "HeadlessChrome"; present the browser as what it is.
 	inst.userAgent = strings.Replace(ver.UserAgent, "HeadlessChrome", "Chrome", 1)
@@ -362,9 +369,11 @@ func (t *tab) setUp(userAgent string) error {
 	}
 	// chromedp also has every tab discover targets, for WaitNewTarget:
 	// each tab then hears of every other tab's creation, changes and end,
-	// some forty events a capture per tab, serialised by the browser and
-	// decoded here. pageshot opens no second tab; the browser connection
-	// keeps its own discovery, and auto-attach (the page's iframes) stays.
+	// which came to some forty messages a capture over the few tabs
+	// alive, each serialised by the browser and decoded here. pageshot
+	// opens no second tab; the browser connection keeps its own
+	// discovery (the memory watch hears of crashes through it), and
+	// auto-attach (the page's iframes) stays.
 	if _, err := chromedp.Call(ctx, target.SetDiscoverTargets, target.SetDiscoverTargetsParams{Discover: false}); err != nil {
 		return fmt.Errorf("stop target discovery: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"syscall"
 	"testing"
+
+	"github.com/pageshot/pageshot/internal/proc"
 )
 
 // TestRenderersWalk: the walk through the kernel's children lists finds
@@ -75,7 +77,8 @@ func TestRenderersWalk(t *testing.T) {
 		t.Errorf("walk found %v, scan %v", got, scan)
 	}
 	// The next walk goes by the kinds remembered: the same renderers,
-	// with the utility known as one and the "zygote" as a parent.
+	// with the utility known as one. Parents are not remembered: a
+	// zygote's child is one until it turns into a renderer.
 	again, _ := f.walk()
 	if got := pids(again); !slices.Equal(got, scan) {
 		t.Errorf("second walk found %v, first %v", got, scan)
@@ -84,9 +87,71 @@ func TestRenderersWalk(t *testing.T) {
 	for _, k := range f.kinds {
 		kinds[k]++
 	}
-	if kinds[kindRenderer] != 2 || kinds[kindOther] != 1 || kinds[kindParent] < 1 {
-		t.Errorf("kinds remembered = %v, want 2 renderers, 1 other helper and the parents", f.kinds)
+	if kinds[kindRenderer] != 2 || kinds[kindOther] != 1 || kinds[kindParent] != 0 {
+		t.Errorf("kinds remembered = %v, want 2 renderers and 1 other helper", f.kinds)
 	}
+}
+
+// TestRenderersWalkTurning: a child met as a parent (a zygote's fresh
+// fork, with its parent's arguments) and then turned into a renderer is
+// found as one at the next walk.
+func TestRenderersWalkTurning(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	// The child is a plain bash (a parent) until told to go on, then
+	// execs a "renderer".
+	cmd := exec.Command("bash", "-c", `
+		bash -c 'read _; exec -a "chromium $R" sleep 60' <&3 &
+		echo started; wait`)
+	cmd.Env = append(os.Environ(), "R=--type=renderer")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.ExtraFiles = []*os.File{r}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	defer func() {
+		w.Close()
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+	if _, err := out.Read(make([]byte, 8)); err != nil {
+		t.Fatal(err)
+	}
+	f := rendererFinder{root: cmd.Process.Pid}
+	var child int
+	for range 500 {
+		if kids, _ := proc.Children(cmd.Process.Pid); len(kids) == 1 {
+			child = kids[0]
+			break
+		}
+		_ = exec.Command("true").Run() // a moment, without a timer
+	}
+	if child == 0 {
+		t.Fatal("the child did not start")
+	}
+	if rs, ok := f.walk(); !ok {
+		t.Skip("no children lists (CONFIG_PROC_CHILDREN)")
+	} else if len(rs) != 0 {
+		t.Fatalf("before its exec the child is no renderer, walk found %+v", rs)
+	}
+	w.Write([]byte("go\n"))
+	for range 500 {
+		if rs, _ := f.walk(); len(rs) == 1 && rs[0].PID == child {
+			return
+		}
+		_ = exec.Command("true").Run()
+	}
+	t.Fatalf("the child %d turned renderer is never found; kinds %v", child, f.kinds)
 }
 
 // TestKindOf: which processes the walk descends into.

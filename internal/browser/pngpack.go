@@ -13,6 +13,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress/flate"
 )
@@ -55,11 +56,18 @@ func packPNG(data []byte) ([]byte, error) {
 	pk := packers.Get().(*packer)
 	defer pk.release()
 	out, err := pk.pack(p, r, p.width*bpp, bpp)
+	if testPacked != nil {
+		testPacked(pk)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("pack png: %w", err)
 	}
 	return out, nil
 }
+
+// testPacked, when set by a test, sees the packer of each image once it
+// is done with it.
+var testPacked func(*packer)
 
 // chunkReader reads the bodies of a PNG's IDAT chunks as one stream,
 // without joining them: Chromium writes its image data in chunks of 4 KB.
@@ -93,15 +101,17 @@ func (r *chunkReader) ReadByte() (byte, error) {
 
 // packer holds what packPNG reuses from one image to the next: the
 // inflater, the two deflaters (the state of one at level 6 is most of a
-// megabyte), the rows and the buffers of the two halves of the stream.
+// megabyte), the rows, the head's batches and the two parts of the new
+// stream.
 type packer struct {
 	zr                 io.ReadCloser // a flate reader; also a flate.Resetter
-	head, tail         *flate.Writer
+	tail               *flate.Writer
 	tailSum            hash.Hash32 // Adler-32 of the tail's rows
 	br                 *bufio.Reader
 	in, cur, prev, out []byte
-	rows               []byte // the head's filtered rows
-	headZ, tailZ       bytes.Buffer
+	dict               []byte // the last rows of the head, at least 32 KB of them
+	tailZ              bytes.Buffer
+	head               headWriter
 }
 
 var packers = sync.Pool{New: func() any {
@@ -110,20 +120,120 @@ var packers = sync.Pool{New: func() any {
 		panic(err) // only for a level out of range
 	}
 	tail, _ := flate.NewWriter(nil, packLevel)
-	return &packer{zr: flate.NewReader(bytes.NewReader(nil)), head: head, tail: tail,
-		tailSum: adler32.New(), br: bufio.NewReaderSize(nil, 32<<10)}
+	return &packer{zr: flate.NewReader(bytes.NewReader(nil)), tail: tail, tailSum: adler32.New(),
+		br: bufio.NewReaderSize(nil, 32<<10), head: headWriter{zw: head, sum: adler32.New()}}
 }}
+
+// keepBytes bounds what a pooled packer keeps of an image's output
+// between uses: a capture far larger than most is not held on to.
+const keepBytes = 4 << 20
 
 // release puts pk back in the pool without the images it last read and
 // wrote, which it would otherwise keep alive until its next use.
 func (pk *packer) release() {
 	pk.br.Reset(nil)
-	pk.head.Reset(io.Discard)
+	pk.head.zw.Reset(io.Discard)
 	pk.tail.ResetDict(io.Discard, nil)
 	_ = pk.zr.(flate.Resetter).Reset(bytes.NewReader(nil), nil)
-	pk.headZ.Reset()
-	pk.tailZ.Reset()
+	for _, b := range []*bytes.Buffer{&pk.head.z, &pk.tailZ} {
+		if b.Cap() > keepBytes {
+			*b = bytes.Buffer{}
+		}
+		b.Reset()
+	}
 	packers.Put(pk)
+}
+
+// headWriter deflates the head's rows on a goroutine of its own. It takes
+// them in batches of headBatch rows through a few buffers that go round
+// between the two goroutines, so that what it holds does not grow with
+// the image.
+type headWriter struct {
+	zw      *flate.Writer
+	sum     hash.Hash32
+	z       bytes.Buffer // the head's part of the stream
+	buffers [][]byte     // headBuffers of them, reused from image to image
+	ready   chan []byte  // filled batches, in order
+	free    chan []byte  // batches to fill
+	done    chan error
+	abort   atomic.Bool // the image is bad: skip the rest
+	batch   []byte      // being filled
+	size    int         // bytes of a full batch
+	running bool
+}
+
+// headBuffers is how many batches can be on their way at once.
+const headBuffers = 4
+
+// start starts the goroutine, for rows of rowLen bytes.
+func (h *headWriter) start(rowLen int) {
+	h.size = headBatch * rowLen
+	h.ready, h.free, h.done = make(chan []byte, headBuffers), make(chan []byte, headBuffers), make(chan error, 1)
+	for i := range headBuffers {
+		if i == len(h.buffers) {
+			h.buffers = append(h.buffers, nil)
+		}
+		if cap(h.buffers[i]) < h.size || cap(h.buffers[i]) > max(h.size, keepBytes) {
+			h.buffers[i] = make([]byte, 0, h.size)
+		}
+		h.free <- h.buffers[i][:0]
+	}
+	h.batch = nil
+	h.abort.Store(false)
+	h.zw.Reset(&h.z)
+	h.sum.Reset()
+	h.running = true
+	go func() {
+		var err error
+		for b := range h.ready {
+			if err == nil && !h.abort.Load() {
+				_, err = h.zw.Write(b)
+				h.sum.Write(b)
+			}
+			h.free <- b[:0]
+		}
+		if err == nil && !h.abort.Load() {
+			err = h.zw.Flush() // a sync flush: the tail follows on a byte boundary
+		}
+		h.done <- err
+	}()
+}
+
+// add copies row into the batch being filled, and hands the batch over
+// when it is full.
+func (h *headWriter) add(row []byte) {
+	if h.batch == nil {
+		h.batch = <-h.free
+	}
+	h.batch = append(h.batch, row...)
+	if len(h.batch) >= h.size {
+		h.ready <- h.batch
+		h.batch = nil
+	}
+}
+
+// finish hands over the last batch and waits for the head's part of the
+// stream; h.z then holds it, and h.sum the rows' Adler-32.
+func (h *headWriter) finish() error {
+	if !h.running {
+		return nil
+	}
+	if len(h.batch) > 0 {
+		h.ready <- h.batch
+		h.batch = nil
+	}
+	return h.stop()
+}
+
+// stop ends the goroutine without the batch being filled, and waits for
+// it: it uses the packer. A no-op when it is not running.
+func (h *headWriter) stop() error {
+	if !h.running {
+		return nil
+	}
+	h.running = false
+	close(h.ready)
+	return <-h.done
 }
 
 // headShare is the part of the rows that a second goroutine deflates
@@ -166,45 +276,19 @@ func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte,
 	}
 	pk.in, pk.out = grow(pk.in, stride+1), grow(pk.out, stride+1)
 	pk.cur, pk.prev = grow(pk.cur, stride), grow(pk.prev, stride)
-	pk.rows = grow(pk.rows, split*(stride+1))
-	in, out, cur, prev, rows := pk.in, pk.out, pk.cur, pk.prev, pk.rows
+	in, out, cur, prev := pk.in, pk.out, pk.cur, pk.prev
 
-	// The head's deflater takes the filtered rows in batches, as they
-	// come. Every path out of pack ends it and waits for it: it uses pk.
-	var (
-		ready    chan []byte
-		headDone chan error
-		headSum  uint32
-		closed   bool
-	)
-	endHead := func() error {
-		if headDone == nil {
-			return nil
+	// The head's rows go to its goroutine as they come. On an error it
+	// is told to skip the rest, and waited for: it uses pk.
+	defer func() {
+		if pk.head.running {
+			pk.head.abort.Store(true)
+			_ = pk.head.stop()
 		}
-		if !closed {
-			close(ready)
-		}
-		err := <-headDone
-		headDone = nil
-		return err
-	}
-	defer func() { _ = endHead() }()
+	}()
 	if split > 0 {
-		ready, headDone = make(chan []byte, split/headBatch+1), make(chan error, 1)
-		pk.head.Reset(&pk.headZ)
-		go func() {
-			var err error
-			for b := range ready {
-				if err == nil {
-					_, err = pk.head.Write(b)
-				}
-			}
-			if err == nil {
-				err = pk.head.Flush()
-			}
-			headSum = adler32.Checksum(rows)
-			headDone <- err
-		}()
+		pk.head.start(stride + 1)
+		pk.dict = pk.dict[:0]
 	} else {
 		pk.tail.ResetDict(&pk.tailZ, nil)
 	}
@@ -212,7 +296,6 @@ func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte,
 
 	clear(prev)       // the row above the first one is zeros
 	filter := byte(2) // that of the row above: Sub (1) or Up (2)
-	sent := 0         // rows handed to the head's deflater
 	for y := range height {
 		if _, err := io.ReadFull(pk.zr, in); err != nil {
 			return nil, err
@@ -256,15 +339,13 @@ func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte,
 			row = out
 		} // else the row came Up-filtered, as Chromium's do: in is it
 		if y < split {
-			copy(rows[y*(stride+1):], row)
-			if y+1 == split || (y+1)%headBatch == 0 {
-				ready <- rows[sent*(stride+1) : (y+1)*(stride+1)]
-				sent = y + 1
+			pk.head.add(row)
+			// The tail's deflater starts from the head's last 32 KB.
+			if pk.dict = append(pk.dict, row...); len(pk.dict) >= 64<<10 {
+				pk.dict = pk.dict[:copy(pk.dict, pk.dict[len(pk.dict)-32<<10:])]
 			}
 			if y+1 == split {
-				close(ready)
-				closed = true
-				pk.tail.ResetDict(&pk.tailZ, rows[max(0, len(rows)-32<<10):])
+				pk.tail.ResetDict(&pk.tailZ, pk.dict[max(0, len(pk.dict)-32<<10):])
 			}
 		} else {
 			pk.tailSum.Write(row)
@@ -277,25 +358,25 @@ func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte,
 	if err := pk.tail.Close(); err != nil {
 		return nil, err
 	}
-	if err := endHead(); err != nil {
+	if err := pk.head.finish(); err != nil {
 		return nil, err
 	}
 	sum := pk.tailSum.Sum32()
 	if split > 0 {
-		sum = adler32Combine(headSum, sum, (height-split)*(stride+1))
+		sum = adler32Combine(pk.head.sum.Sum32(), sum, (height-split)*(stride+1))
 	}
 
 	// The file: the chunks before the image data, one IDAT chunk (the
 	// zlib header of level 6, the two parts, the Adler-32), the chunks
 	// after.
-	n := 2 + pk.headZ.Len() + pk.tailZ.Len() + 4
+	n := 2 + pk.head.z.Len() + pk.tailZ.Len() + 4
 	file := make([]byte, 0, len(pngHeader)+len(p.before)+12+n+len(p.after))
 	file = append(file, pngHeader...)
 	file = append(file, p.before...)
 	file = binary.BigEndian.AppendUint32(file, uint32(n))
 	start := len(file)
 	file = append(file, "IDAT\x78\x9c"...)
-	file = append(file, pk.headZ.Bytes()...)
+	file = append(file, pk.head.z.Bytes()...)
 	file = append(file, pk.tailZ.Bytes()...)
 	file = binary.BigEndian.AppendUint32(file, sum)
 	file = binary.BigEndian.AppendUint32(file, crc32.ChecksumIEEE(file[start:]))

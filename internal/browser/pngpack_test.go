@@ -336,3 +336,65 @@ func TestAdler32Combine(t *testing.T) {
 		t.Errorf("0xff bytes: %08x, want %08x", got, want)
 	}
 }
+
+// TestPackPNGSeam: the tail's deflater starts from the head's last rows,
+// as one deflater would: on an image of eight rows of noise repeated, the
+// tail costs next to nothing, where a deflater starting afresh spends
+// about eight rows of noise again after the seam.
+func TestPackPNGSeam(t *testing.T) {
+	const w, h, period = 256, 400, 8
+	rng := rand.New(rand.NewPCG(5, 6))
+	noise := make([][]byte, period)
+	for i := range noise {
+		noise[i] = make([]byte, 3*w)
+		for j := range noise[i] {
+			noise[i][j] = byte(rng.IntN(256))
+		}
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			px := noise[y%period][3*x:]
+			img.SetRGBA(x, y, color.RGBA{px[0], px[1], px[2], 255})
+		}
+	}
+	in := encode(t, img, png.BestSpeed)
+	out, err := packPNG(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := png.Decode(bytes.NewReader(out))
+	if want, _ := png.Decode(bytes.NewReader(in)); !samePixels(want, got) {
+		t.Fatal("pixels changed")
+	}
+	rows := period * (3*w + 1)
+	t.Logf("packed to %d bytes; %d rows of noise are %d bytes", len(out), period, rows)
+	// About 1.5× with the head's rows as the tail's start (the filters
+	// take a few rows to repeat too), 2.5× without.
+	if len(out) > 2*rows {
+		t.Errorf("packed to %d bytes, more than twice the %d bytes of the %d rows of noise", len(out), rows, period)
+	}
+}
+
+// TestPackPNGMemory: what packing holds does not grow with the image:
+// a tall image is packed with a few batches of rows in flight, not with
+// its rows kept (a full page can have tens of millions of pixels).
+func TestPackPNGMemory(t *testing.T) {
+	const w, h = 200, 8000
+	in := encode(t, testImage(w, h, false), png.BestSpeed)
+	held := 0
+	testPacked = func(pk *packer) {
+		held = cap(pk.in) + cap(pk.out) + cap(pk.cur) + cap(pk.prev) + cap(pk.dict)
+		for _, b := range pk.head.buffers {
+			held += cap(b)
+		}
+	}
+	defer func() { testPacked = nil }()
+	if _, err := packPNG(in); err != nil {
+		t.Fatal(err)
+	}
+	raw := h * (3*w + 1)
+	if held == 0 || held > raw/16 {
+		t.Errorf("the packer holds %d bytes of rows, for an image of %d", held, raw)
+	}
+}

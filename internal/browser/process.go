@@ -25,13 +25,17 @@ func Renderers(root int) []RendererProcess {
 }
 
 // rendererFinder finds the renderers below a browser process, and
-// remembers from one call to the next what kind each process it met is:
-// the memory watch calls it ten times a second during captures, and a
-// process's kind does not change. (A pid that ends and is reused between
-// two calls keeps the kind it had: pids wrap around far more slowly.)
+// remembers from one call to the next which processes it met are
+// renderers and which are other helpers: the memory watch calls it ten
+// times a second during captures. Those kinds are final: a helper gets
+// its --type before it runs as one. A parent's is not (a zygote's fresh
+// child shows the zygote's arguments until it turns into a renderer, a
+// child before its exec the browser's), so parents are read again at
+// each walk. A pid that ends and is reused between two walks keeps the
+// kind it had: pids wrap around far more slowly.
 type rendererFinder struct {
 	root  int
-	kinds map[int]procKind // the processes met in the last walk
+	kinds map[int]procKind // the renderers and other helpers met in the last walk
 }
 
 // procKind is what a process below the browser is to the finder.
@@ -94,6 +98,7 @@ func (f *rendererFinder) walk() (out []RendererProcess, ok bool) {
 		case kindParent:
 			children, _ := proc.Children(pid)
 			queue = append(queue, children...)
+			continue // not remembered: see rendererFinder
 		}
 		met[pid] = kind
 	}
