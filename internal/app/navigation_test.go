@@ -102,6 +102,8 @@ func TestNavigationToRefusedTarget(t *testing.T) {
 		name, blocked, path, reason string
 	}{
 		{"meta refresh to a private address", "http://127.0.0.2:" + port + "/final", "/meta-refused", ""},
+		{"meta refresh to an unsafe port", "http://127.0.0.1:6000/", "/meta-refused", ""},
+		{"location.href to an unsafe port", "http://127.0.0.1:6000/", "/js-refused", ""},
 		{"location.href to a private address", "http://127.0.0.2:" + port + "/final", "/js-refused", ""},
 		{"location.href to the key's blocklist", "http://blocked.test:" + port + "/final", "/js-refused", "key_blocklist"},
 		{"302 to file:", "", "/302-file", ""},

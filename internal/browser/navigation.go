@@ -29,6 +29,10 @@ type navigation struct {
 	// Chromium error page, stands for; failure is the net error of the
 	// last navigation that failed.
 	unreachable, failure string
+	// failedSince is failure when that navigation failed, rather than
+	// gave way to another, after the current document committed:
+	// Chromium is about to commit its error page in its place.
+	failedSince string
 }
 
 // observe records what ev tells about the main frame's navigations. It
@@ -57,6 +61,7 @@ func (n *navigation) observe(main cdp.FrameID, ev any) bool {
 		}
 		n.committed = ev.Frame.LoaderID
 		n.unreachable = ev.Frame.UnreachableURL
+		n.failedSince = ""
 		n.commits++
 		delete(n.pending, ev.Frame.LoaderID)
 		if n.onCommit != nil {
@@ -68,6 +73,9 @@ func (n *navigation) observe(main cdp.FrameID, ev any) bool {
 		}
 		delete(n.pending, cdp.LoaderID(ev.RequestID))
 		n.failure = ev.ErrorText
+		if !ev.Canceled && ev.ErrorText != "net::ERR_ABORTED" { // not one another navigation replaced
+			n.failedSince = ev.ErrorText
+		}
 	case *page.EventFrameStoppedLoading:
 		// Whatever was started has committed, failed or been dropped
 		// (a 204, a download, a navigation the browser refused).

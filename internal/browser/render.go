@@ -735,6 +735,16 @@ func (r *renderer) classify(reqCtx, ctx context.Context, err error) error {
 		if lerr := r.landed(); lerr != nil {
 			return lerr
 		}
+		// A navigation that failed since the document committed (a meta
+		// refresh to a port Chromium refuses): the page went away for
+		// Chromium's error page, whose commit may come after this.
+		r.nav.mu.Lock()
+		failed := r.nav.failedSince
+		r.nav.mu.Unlock()
+		if failed != "" {
+			status, _ := r.ev.response()
+			return navError(failed, status, r.o.IgnoreHostErrors)
+		}
 		return &pageshot.Error{Code: pageshot.CodeTimeout, Phase: r.phase, Message: "The page navigated while it was being captured and never held still.", Err: err}
 	}
 	return &pageshot.Error{Code: pageshot.CodeInternal, Message: "The capture failed inside the browser.", Err: err}
