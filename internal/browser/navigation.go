@@ -89,6 +89,15 @@ func (n *navigation) observe(main cdp.FrameID, ev any) bool {
 	return true
 }
 
+// failedSinceCommit returns the net error of a navigation that failed,
+// rather than gave way to another, after the current document committed;
+// "" when there is none.
+func (n *navigation) failedSinceCommit() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.failedSince
+}
+
 // state returns the current document, whether a navigation is under way,
 // and the number of commits so far.
 func (n *navigation) state() (cdp.LoaderID, bool, int) {

@@ -21,9 +21,9 @@ import (
 // packLevel is the deflate level of packPNG. Measured on the benchmark's
 // perf page (1280×800, BenchmarkPackPNG, with the filters packPNG
 // chooses): klauspost's level 6 comes to 1.065× Chromium's default PNG,
-// level 5 to 1.094× and level 4 to 1.109×, for about 3 and 4 ms less CPU
-// in 23 (see BENCHMARKS.md). Level 6 leaves a margin under 1.10× for
-// pages that compress worse than this one.
+// level 5 to 1.095× and level 4 to 1.110×, for about 1 and 2.5 ms less
+// CPU in 16.5 (see BENCHMARKS.md). Level 6 leaves a margin under 1.10×
+// for pages that compress worse than this one.
 const packLevel = 6
 
 // packPNG re-encodes Chromium's fast PNG (optimizeForSpeed: every row
@@ -42,6 +42,13 @@ func packPNG(data []byte) ([]byte, error) {
 	if err != nil || !p.packable() {
 		return data, err
 	}
+	pk := packers.Get().(*packer)
+	defer pk.release()
+	return pk.packFile(p)
+}
+
+// packFile is packPNG of a parsed, packable p, with pk.
+func (pk *packer) packFile(p *pngFile) ([]byte, error) {
 	bpp := 3
 	if p.colorType == 6 {
 		bpp = 4
@@ -53,21 +60,12 @@ func packPNG(data []byte) ([]byte, error) {
 	if _, err := io.ReadFull(r, zh[:]); err != nil || zh[0]&0x0f != 8 || zh[1]&0x20 != 0 || binary.BigEndian.Uint16(zh[:])%31 != 0 {
 		return nil, errors.New("pack png: bad zlib header")
 	}
-	pk := packers.Get().(*packer)
-	defer pk.release()
 	out, err := pk.pack(p, r, p.width*bpp, bpp)
-	if testPacked != nil {
-		testPacked(pk)
-	}
 	if err != nil {
 		return nil, fmt.Errorf("pack png: %w", err)
 	}
 	return out, nil
 }
-
-// testPacked, when set by a test, sees the packer of each image once it
-// is done with it.
-var testPacked func(*packer)
 
 // chunkReader reads the bodies of a PNG's IDAT chunks as one stream,
 // without joining them: Chromium writes its image data in chunks of 4 KB.
@@ -225,6 +223,15 @@ func (h *headWriter) finish() error {
 	return h.stop()
 }
 
+// cancel tells the goroutine to skip what is left of a bad image, and
+// waits for it. A no-op when it is not running.
+func (h *headWriter) cancel() {
+	if h.running {
+		h.abort.Store(true)
+		_ = h.stop()
+	}
+}
+
 // stop ends the goroutine without the batch being filled, and waits for
 // it: it uses the packer. A no-op when it is not running.
 func (h *headWriter) stop() error {
@@ -280,12 +287,7 @@ func (pk *packer) pack(p *pngFile, deflated io.Reader, stride, bpp int) ([]byte,
 
 	// The head's rows go to its goroutine as they come. On an error it
 	// is told to skip the rest, and waited for: it uses pk.
-	defer func() {
-		if pk.head.running {
-			pk.head.abort.Store(true)
-			_ = pk.head.stop()
-		}
-	}()
+	defer pk.head.cancel()
 	if split > 0 {
 		pk.head.start(stride + 1)
 		pk.dict = pk.dict[:0]

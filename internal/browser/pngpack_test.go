@@ -48,6 +48,16 @@ func testImage(w, h int, alpha bool) image.Image {
 	return rgb
 }
 
+// mustParse splits the PNG data at its image data, or ends the test.
+func mustParse(t *testing.T, data []byte) *pngFile {
+	t.Helper()
+	p, err := parsePNG(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func encode(t *testing.T, img image.Image, level png.CompressionLevel) []byte {
 	t.Helper()
 	var b bytes.Buffer
@@ -138,10 +148,7 @@ func TestPackPNGPassesOthers(t *testing.T) {
 		t.Error("truncated PNG: no error")
 	}
 	// Whole chunks, but image data that ends early.
-	p, err := parsePNG(perfPageFast(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParse(t, perfPageFast(t))
 	if _, err := packPNG(p.with(p.idat[:len(p.idat)/2])); err == nil {
 		t.Error("truncated image data: no error")
 	}
@@ -260,10 +267,7 @@ func TestPackPNGChunks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := parsePNG(in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParse(t, in)
 	var stream []byte
 	for _, c := range p.idat {
 		stream = append(stream, c...)
@@ -294,10 +298,7 @@ func TestPackPNGChunks(t *testing.T) {
 func TestPackPNGBadRow(t *testing.T) {
 	const w, h = 40, 300
 	good := encode(t, testImage(w, h, false), png.NoCompression)
-	p, err := parsePNG(good)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := mustParse(t, good)
 	for _, bad := range []int{3, h - 2} {
 		raw := make([]byte, h*(3*w+1))
 		raw[bad*(3*w+1)] = 9
@@ -382,16 +383,14 @@ func TestPackPNGSeam(t *testing.T) {
 func TestPackPNGMemory(t *testing.T) {
 	const w, h = 200, 8000
 	in := encode(t, testImage(w, h, false), png.BestSpeed)
-	held := 0
-	testPacked = func(pk *packer) {
-		held = cap(pk.in) + cap(pk.out) + cap(pk.cur) + cap(pk.prev) + cap(pk.dict)
-		for _, b := range pk.head.buffers {
-			held += cap(b)
-		}
-	}
-	defer func() { testPacked = nil }()
-	if _, err := packPNG(in); err != nil {
+	p := mustParse(t, in)
+	pk := packers.New().(*packer)
+	if _, err := pk.packFile(p); err != nil {
 		t.Fatal(err)
+	}
+	held := cap(pk.in) + cap(pk.out) + cap(pk.cur) + cap(pk.prev) + cap(pk.dict)
+	for _, b := range pk.head.buffers {
+		held += cap(b)
 	}
 	raw := h * (3*w + 1)
 	if held == 0 || held > raw/16 {

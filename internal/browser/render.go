@@ -738,10 +738,7 @@ func (r *renderer) classify(reqCtx, ctx context.Context, err error) error {
 		// A navigation that failed since the document committed (a meta
 		// refresh to a port Chromium refuses): the page went away for
 		// Chromium's error page, whose commit may come after this.
-		r.nav.mu.Lock()
-		failed := r.nav.failedSince
-		r.nav.mu.Unlock()
-		if failed != "" {
+		if failed := r.nav.failedSinceCommit(); failed != "" {
 			status, _ := r.ev.response()
 			return navError(failed, status, r.o.IgnoreHostErrors)
 		}

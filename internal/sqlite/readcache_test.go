@@ -11,6 +11,16 @@ import (
 	"github.com/pageshot/pageshot"
 )
 
+// mustOpen opens the store at path, a pool of its own, or ends the test.
+func mustOpen(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // TestReadCacheSeesEveryWrite: a serve process reads keys and cache
 // entries from memory while nothing changes, and another process on the
 // same file (the CLI) creating or revoking a key, or replacing a cache
@@ -18,15 +28,9 @@ import (
 func TestReadCacheSeesEveryWrite(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pageshot.db")
-	serve, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serve := mustOpen(t, path)
 	defer serve.Close()
-	cli, err := Open(ctx, path) // a pool of its own, as another process has
-	if err != nil {
-		t.Fatal(err)
-	}
+	cli := mustOpen(t, path) // a pool of its own, as another process has
 	defer cli.Close()
 	if serve.reads.shm == nil {
 		t.Fatal("no WAL index: the read cache is off")
@@ -149,14 +153,8 @@ func TestReadCacheSeesEveryWrite(t *testing.T) {
 func TestReadCacheMappedAndRead(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "pageshot.db")
-	s, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := Open(ctx, path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := mustOpen(t, path)
+	other := mustOpen(t, path)
 	defer other.Close()
 	if s.reads.hdr == nil {
 		t.Fatal("the WAL index is not mapped")
