@@ -48,6 +48,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCheckURL$$' -fuzztime=$(FUZZTIME) ./internal/egress/
 	$(GO) test -run='^$$' -fuzz='^FuzzParseOptions$$' -fuzztime=$(FUZZTIME) .
 	$(GO) test -run='^$$' -fuzz='^FuzzHandler$$' -fuzztime=$(FUZZTIME) ./internal/httpapi/
+	$(GO) test -run='^$$' -fuzz='^FuzzInflate$$' -fuzztime=$(FUZZTIME) ./internal/browser/
 
 ## bench: the Go benchmarks of the request path, then pageshot against a
 ## minimal chromedp program on the same page, then the request path under
