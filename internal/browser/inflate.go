@@ -486,14 +486,13 @@ func (t *huffTable) buildWith(lens []uint8, tableBits uint, sym func(int) huffEn
 	var sub [1 << litBits]uint8
 	primary := 1 << tableBits
 	codes := next
-	for s, l := range lens {
+	for _, l := range lens {
 		if uint(l) > tableBits {
 			c := codes[l]
 			codes[l]++
 			p := reverse(c>>(uint(l)-tableBits), tableBits)
 			sub[p] = max(sub[p], l-uint8(tableBits))
 		}
-		_ = s
 	}
 	size := primary
 	for p := range primary {
