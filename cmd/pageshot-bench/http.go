@@ -273,6 +273,9 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
 				}
 				sv.captureCPU += cpu1 - cpu0
+				if made := len(r.latencies) + len(r.failures); made > 0 {
+					sv.turns = append(sv.turns, turn{r.throughput(), (cpu1 - cpu0) / time.Duration(made)})
+				}
 				logf("round %d %s: %d captures, %.2f/s, p50 %s, CPU %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)), fmtMillis(cpu1-cpu0))
 				sv.captures = merge(sv.captures, r)
 			}
@@ -281,7 +284,7 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 			c := sv.captures
 			logf("%s captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", sv.label, c.throughput(),
 				fmtMillis(c.percentile(50)), c.medianSize(), len(c.failures))
-			rep.captures = append(rep.captures, labeled{sv.label, c, sv.captureCPU})
+			rep.captures = append(rep.captures, labeled{sv.label, c, sv.captureCPU, sv.turns})
 		}
 		// Chromium's own PNG of the same page, at its default compression.
 		b, err := startBaseline(ctx, chrome.path)
@@ -316,6 +319,7 @@ type loadServer struct {
 	// captureCPU is the CPU time the server and its browser used
 	// during its rounds of captures.
 	captureCPU time.Duration
+	turns      []turn // at the captures, in order
 }
 
 // labeled is a result with the server it came from.
@@ -323,6 +327,7 @@ type labeled struct {
 	label string
 	r     *result
 	cpu   time.Duration // of the server and its browser, for r
+	turns []turn
 }
 
 // merge returns a and b as one result; a may be nil.
@@ -547,7 +552,40 @@ func (r *loadReport) markdown() string {
 			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %s | %d B | %s |\n", x.label, len(c.latencies), len(c.failures),
 				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), perCapture, c.medianSize(), ratio)
 		}
+		if len(r.captures) == 2 {
+			b.WriteString(r.pairedLine())
+		}
 		fmt.Fprintf(&b, "\nChromium's own PNG of the page (default compression): %d B.\n", r.chromiumPNG)
 	}
 	return b.String()
+}
+
+// pairedLine compares the first server's captures with the second's,
+// with how sure the difference is: the turns paired for throughput and
+// CPU, the captures resampled for the p50. "" when there is too little
+// to compare.
+func (r *loadReport) pairedLine() string {
+	a, b := r.captures[1], r.captures[0] // compared, then pageshot
+	field := func(l labeled, f func(turn) float64) []float64 {
+		v := make([]float64, len(l.turns))
+		for i, t := range l.turns {
+			v[i] = f(t)
+		}
+		return v
+	}
+	rate, ok1 := pairedChange(field(a, func(t turn) float64 { return t.perSecond }), field(b, func(t turn) float64 { return t.perSecond }))
+	cpu, ok2 := pairedChange(field(a, func(t turn) float64 { return float64(t.cpuPerCapture) }), field(b, func(t turn) float64 { return float64(t.cpuPerCapture) }))
+	p50, ok3 := medianChange(a.r.latencies, b.r.latencies)
+	if !ok1 || !ok2 || !ok3 {
+		return ""
+	}
+	yes := func(c change) string {
+		if c.within(0.05) {
+			return "within ±5%"
+		}
+		return "not all within ±5%"
+	}
+	return fmt.Sprintf("\n%s against %s: captures/s %s, %s; p50 %s, %s; CPU per capture %s. "+
+		"Captures/s and CPU per capture are compared turn by turn (%d pairs), the p50 by resampling the captures.\n",
+		b.label, a.label, rate, yes(rate), p50, yes(p50), cpu, min(len(a.turns), len(b.turns)))
 }
