@@ -10,6 +10,7 @@ import (
 	"hash/crc32"
 	"io"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -27,10 +28,10 @@ const packLevel = 6
 // packPNG re-encodes Chromium's fast PNG (optimizeForSpeed: every row
 // "Up"-filtered, zlib at its fastest) to about the size of Chromium's
 // default encoding for a fraction of its CPU: row by row, it inflates the
-// row (with an inflater of its own, see inflater), undoes its filter, gives it the Sub or the Up filter (by their
-// counts of non-zero bytes, see pack), and deflates it with
-// klauspost/compress into one zlib stream, in two parts at once. The
-// pixels are unchanged. The input's Adler-32 is not checked (Chromium
+// row (with an inflater of its own, see inflater), undoes its filter,
+// gives it the Sub or the Up filter (by their counts of non-zero bytes,
+// see pack), and deflates it with klauspost/compress into one zlib
+// stream, in two parts at once. The pixels are unchanged. The input's Adler-32 is not checked (Chromium
 // made it a moment ago); the output's is written.
 //
 // Images it does not handle (a bit depth other than 8, palette, gray,
@@ -51,31 +52,43 @@ func (pk *packer) packFile(p *pngFile) ([]byte, error) {
 	if p.colorType == 6 {
 		bpp = 4
 	}
-	// The image data is one stream cut into chunks (Chromium's are of
-	// 4 KB): joined, it is decoded from one slice.
-	pk.z = pk.z[:0]
-	for _, c := range p.idat {
-		pk.z = append(pk.z, c...)
-	}
 	// The zlib header: deflate, no preset dictionary. The rest is read
-	// as raw deflate, so that the Adler-32 is not computed.
-	zh := pk.z
+	// as raw deflate, so that the Adler-32 is not computed. The chunks
+	// are read where they are (Chromium's are of 4 KB).
+	zh, deflated := zlibHeader(p.idat)
 	if len(zh) < 2 || zh[0]&0x0f != 8 || zh[1]&0x20 != 0 || binary.BigEndian.Uint16(zh)%31 != 0 {
 		return nil, errors.New("pack png: bad zlib header")
 	}
-	out, err := pk.pack(p, pk.z[2:], p.width*bpp, bpp)
+	out, err := pk.pack(p, deflated, p.width*bpp, bpp)
 	if err != nil {
 		return nil, fmt.Errorf("pack png: %w", err)
 	}
 	return out, nil
 }
 
+// zlibHeader returns the first two bytes of the stream that chunks make
+// one after the other (fewer if it is shorter), and the chunks of the
+// rest, without copying their bytes.
+func zlibHeader(chunks [][]byte) ([]byte, [][]byte) {
+	var h []byte
+	for len(chunks) > 0 && len(h) < 2 {
+		n := min(2-len(h), len(chunks[0]))
+		h = append(h, chunks[0][:n]...)
+		if n < len(chunks[0]) {
+			rest := slices.Clone(chunks) // p's own list stays as it is
+			rest[0] = rest[0][n:]
+			return h, rest
+		}
+		chunks = chunks[1:]
+	}
+	return h, chunks
+}
+
 // packer holds what packPNG reuses from one image to the next: the
-// input's stream, the inflater, the two deflaters (the state of one at
+// inflater, the two deflaters (the state of one at
 // level 6 is most of a megabyte), the rows, the head's batches and the
 // two parts of the new stream.
 type packer struct {
-	z              []byte // the input's image data, joined
 	inf            inflater
 	tail           *flate.Writer
 	tailSum        hash.Hash32 // Adler-32 of the tail's rows
@@ -104,9 +117,6 @@ func (pk *packer) release() {
 	pk.head.zw.Reset(io.Discard)
 	pk.tail.ResetDict(io.Discard, nil)
 	pk.inf.release(keepBytes)
-	if cap(pk.z) > keepBytes {
-		pk.z = nil
-	}
 	for _, b := range []*bytes.Buffer{&pk.head.z, &pk.tailZ} {
 		if b.Cap() > keepBytes {
 			*b = bytes.Buffer{}
@@ -220,9 +230,11 @@ func (h *headWriter) stop() error {
 // headShare is the part of the rows that a second goroutine deflates
 // while the first inflates and filters all of them and then deflates the
 // rest. The two end together at 1/2 + I/2D, I being the time inflating
-// and filtering a row takes and D deflating it: on the perf page, one
-// core each, 5.3 ms for the inflater and 1.6 for the filters against
-// 11.3 ms for deflate at level 6 and 1.4 for the Adler-32, so 0.77.
+// and filtering a row takes and D deflating it. The value is worked out
+// from the parts' times on one core (perf page: 5.3 ms for the inflater
+// and 1.6 for the filters, against 11.3 ms for deflate at level 6 and 1.4
+// for the Adler-32), not measured as a whole: two goroutines' wall time
+// on this shared host varied more than the choice changes it.
 const headShare = 0.77
 
 // headBatch is how many rows the first goroutine hands the second at a
@@ -239,7 +251,7 @@ const headBatch = 32
 // and the tail, whose deflater starts from the head's last 32 KB so that
 // it finds matches across the seam as one deflater would. Their
 // Adler-32s are combined.
-func (pk *packer) pack(p *pngFile, deflated []byte, stride, bpp int) ([]byte, error) {
+func (pk *packer) pack(p *pngFile, deflated [][]byte, stride, bpp int) ([]byte, error) {
 	pk.inf.reset(deflated, stride+1)
 	height := p.height
 	split := 0
