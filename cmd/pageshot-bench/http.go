@@ -273,9 +273,11 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
 				}
 				sv.captureCPU += cpu1 - cpu0
+				t := turn{perSecond: r.throughput(), latencies: r.latencies}
 				if made := len(r.latencies) + len(r.failures); made > 0 {
-					sv.turns = append(sv.turns, turn{r.throughput(), (cpu1 - cpu0) / time.Duration(made)})
+					t.cpuPerCapture = (cpu1 - cpu0) / time.Duration(made)
 				}
+				sv.turns = append(sv.turns, t) // one a turn, so that the servers' turns stay paired
 				logf("round %d %s: %d captures, %.2f/s, p50 %s, CPU %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)), fmtMillis(cpu1-cpu0))
 				sv.captures = merge(sv.captures, r)
 			}
@@ -573,11 +575,15 @@ func (r *loadReport) pairedLine() string {
 		}
 		return v
 	}
-	rate, ok1 := pairedChange(field(a, func(t turn) float64 { return t.perSecond }), field(b, func(t turn) float64 { return t.perSecond }))
-	cpu, ok2 := pairedChange(field(a, func(t turn) float64 { return float64(t.cpuPerCapture) }), field(b, func(t turn) float64 { return float64(t.cpuPerCapture) }))
-	p50, ok3 := medianChange(a.r.latencies, b.r.latencies)
+	rate, pairs, dropped, ok1 := pairedChange(field(a, func(t turn) float64 { return t.perSecond }), field(b, func(t turn) float64 { return t.perSecond }))
+	cpu, _, _, ok2 := pairedChange(field(a, func(t turn) float64 { return float64(t.cpuPerCapture) }), field(b, func(t turn) float64 { return float64(t.cpuPerCapture) }))
+	p50, ok3 := medianChange(a.turns, b.turns)
 	if !ok1 || !ok2 || !ok3 {
 		return ""
+	}
+	left := ""
+	if dropped > 0 {
+		left = fmt.Sprintf("; %d pairs left out, a turn of them with no capture made", dropped)
 	}
 	yes := func(c change) string {
 		if c.within(0.05) {
@@ -586,6 +592,7 @@ func (r *loadReport) pairedLine() string {
 		return "not all within ±5%"
 	}
 	return fmt.Sprintf("\n%s against %s: captures/s %s, %s; p50 %s, %s; CPU per capture %s. "+
-		"Captures/s and CPU per capture are compared turn by turn (%d pairs), the p50 by resampling the captures.\n",
-		b.label, a.label, rate, yes(rate), p50, yes(p50), cpu, min(len(a.turns), len(b.turns)))
+		"Captures/s and CPU per capture are compared turn by turn (%d pairs%s; the geometric mean of their ratios), "+
+		"the p50 by resampling the pairs of turns.\n",
+		b.label, a.label, rate, yes(rate), p50, yes(p50), cpu, pairs, left)
 }

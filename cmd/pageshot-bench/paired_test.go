@@ -14,38 +14,53 @@ func TestPairedChange(t *testing.T) {
 		same[i] = x * 0.95
 		noisy[i] = x * 0.95 * (1 + 0.04*float64(i%2*2-1))
 	}
-	c, ok := pairedChange(a, same)
-	if !ok || math.Abs(c.mid+0.05) > 1e-9 || math.Abs(c.lo-c.mid) > 1e-9 || math.Abs(c.hi-c.mid) > 1e-9 {
-		t.Errorf("5%% less in every turn: %v, %v", c, ok)
+	c, pairs, dropped, ok := pairedChange(a, same)
+	if !ok || pairs != 6 || dropped != 0 || math.Abs(c.mid+0.05) > 1e-9 || math.Abs(c.lo-c.mid) > 1e-9 || math.Abs(c.hi-c.mid) > 1e-9 {
+		t.Errorf("5%% less in every turn: %v, %d pairs, %d dropped, %v", c, pairs, dropped, ok)
 	}
 	if !c.within(0.05+1e-9) || c.within(0.04) {
 		t.Errorf("%v within ±5%% and not within ±4%%", c)
 	}
-	c, ok = pairedChange(a, noisy)
+	c, _, _, ok = pairedChange(a, noisy)
 	if !ok || c.lo >= c.mid || c.hi <= c.mid || c.lo > -0.05 || c.hi < -0.05 || c.hi-c.lo > 0.2 {
 		t.Errorf("5%% less give or take 4%%: %v", c)
 	}
-	// A turn that made nothing is left out; one pair is too few.
-	if c, ok := pairedChange([]float64{10, 0}, []float64{9, 5}); ok {
-		t.Errorf("one usable pair: %v", c)
+	// A turn that made nothing is left out, and counted; one pair is too
+	// few.
+	if c, pairs, dropped, ok := pairedChange([]float64{10, 0, 7}, []float64{9, 5, 0}); ok || pairs != 1 || dropped != 2 {
+		t.Errorf("one usable pair of three: %v, %d pairs, %d dropped, %v", c, pairs, dropped, ok)
+	}
+}
+
+func TestTQuantile(t *testing.T) {
+	for df, want := range map[int]float64{1: 12.706, 10: 2.228, 29: 2.045, 30: 2.042, 45: 2.021, 99: 2.000, 1000: 1.980} {
+		if got := tQuantile975(df); got != want {
+			t.Errorf("df %d: %v, want %v", df, got, want)
+		}
 	}
 }
 
 func TestMedianChange(t *testing.T) {
-	var a, b []time.Duration
-	for i := range 400 {
-		d := 100*time.Millisecond + time.Duration(i)*time.Millisecond/4
-		a = append(a, d)
-		b = append(b, d*11/10)
+	// 100 pairs of turns of four captures each, the second server's 10%
+	// slower, capture for capture.
+	var a, b []turn
+	for i := range 100 {
+		var ta, tb turn
+		for j := range 4 {
+			d := 100*time.Millisecond + time.Duration(i*4+j)*time.Millisecond/4
+			ta.latencies = append(ta.latencies, d)
+			tb.latencies = append(tb.latencies, d*11/10)
+		}
+		a, b = append(a, ta), append(b, tb)
 	}
 	c, ok := medianChange(a, b)
-	if !ok || math.Abs(c.mid-0.10) > 0.001 || c.lo < 0.02 || c.lo > c.mid || c.hi < c.mid || c.hi > 0.18 {
+	if !ok || math.Abs(c.mid-0.10) > 0.001 || c.lo < 0.05 || c.lo > c.mid || c.hi < c.mid || c.hi > 0.15 {
 		t.Errorf("10%% slower: %v", c)
 	}
 	if again, _ := medianChange(a, b); again != c {
 		t.Errorf("not the same twice: %v and %v", c, again)
 	}
-	if _, ok := medianChange(a[:1], b); ok {
-		t.Error("one capture: compared")
+	if _, ok := medianChange(a[:1], b[:1]); ok {
+		t.Error("one pair of turns: compared")
 	}
 }
