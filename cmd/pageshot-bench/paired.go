@@ -100,11 +100,10 @@ func medianChange(a, b []turn) (change, bool) {
 		}
 		return ds
 	}
-	every := make([]int, n)
-	for i := range every {
-		every[i] = i
+	var la, lb []time.Duration
+	for i := range n {
+		la, lb = append(la, a[i].latencies...), append(lb, b[i].latencies...)
 	}
-	la, lb := all(a, every), all(b, every)
 	if n < 2 || len(la) == 0 || len(lb) == 0 {
 		return change{}, false
 	}

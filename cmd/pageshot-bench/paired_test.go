@@ -2,6 +2,7 @@ package main
 
 import (
 	"math"
+	"strings"
 	"testing"
 	"time"
 )
@@ -62,5 +63,32 @@ func TestMedianChange(t *testing.T) {
 	}
 	if _, ok := medianChange(a[:1], b[:1]); ok {
 		t.Error("one pair of turns: compared")
+	}
+}
+
+// TestPairedLine: a report of two servers' captures says how they
+// differ, with intervals, and says nothing with too few turns to tell.
+func TestPairedLine(t *testing.T) {
+	turns := func(perSecond float64, cpu, latency time.Duration, n int) []turn {
+		var ts []turn
+		for i := range n {
+			wobble := 1 + 0.01*float64(i%3)
+			ts = append(ts, turn{perSecond * wobble, cpu, []time.Duration{latency, latency + time.Duration(i)*time.Millisecond}})
+		}
+		return ts
+	}
+	r := &loadReport{captures: []labeled{
+		{label: "pageshot", turns: turns(3.0, 500*time.Millisecond, 550*time.Millisecond, 20)},
+		{label: "compared", turns: turns(3.3, 450*time.Millisecond, 500*time.Millisecond, 20)},
+	}}
+	line := r.pairedLine()
+	for _, want := range []string{"pageshot against compared", "captures/s -9.1%", "95% interval", "not all within ±5%", "CPU per capture +11.1%", "20 pairs"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("%q lacks %q", line, want)
+		}
+	}
+	r.captures[0].turns, r.captures[1].turns = r.captures[0].turns[:1], r.captures[1].turns[:1]
+	if line := r.pairedLine(); line != "" {
+		t.Errorf("one turn each: %q", line)
 	}
 }

@@ -12,10 +12,10 @@ import (
 // chunks (a PNG's IDAT chunks, read where they are), for packPNG. It
 // takes 0.55 to 0.85 of the time klauspost/compress's reader does on
 // Chromium's fast PNG streams (BenchmarkInflate, on a host whose load
-// varied), which are mostly short matches a few pixels back: it decodes straight into a buffer of its own (no ring to
-// copy out of), refills its bits eight bytes at a time, looks most codes
-// up in one table read, and copies matches a word at a time where they
-// do not overlap.
+// varied), which are mostly short matches a few pixels back: it decodes
+// straight into a buffer of its own (no ring to copy out of), refills its
+// bits eight bytes at a time, looks most codes up in one table read, and
+// copies matches a word at a time where they do not overlap.
 //
 // What read returns stays valid until the next call; the buffer keeps
 // the last 32 KB before the unread bytes for back-references, so what
@@ -159,7 +159,12 @@ func (f *inflater) nextChunk() bool {
 }
 
 // overrun reports whether more bits were consumed than the stream has.
-func (f *inflater) overrun() bool { return f.phantom*8 > int(f.nacc) }
+func (f *inflater) overrun() bool { return f.overrunAt(f.nacc) }
+
+// overrunAt reports whether, with nacc bits left, more bits were
+// consumed than the stream has: the zeros loaded past its end are the
+// last bits held.
+func (f *inflater) overrunAt(nacc uint) bool { return f.phantom*8 > int(nacc) }
 
 // take consumes n bits (n ≤ 32, with at least n loaded) and returns them.
 func (f *inflater) take(n uint) uint32 {
@@ -220,23 +225,29 @@ func (f *inflater) header() error {
 	return nil
 }
 
-// endBlock moves on after a block.
+// endBlock moves on after a stored block.
 func (f *inflater) endBlock() error {
 	if f.overrun() {
 		return errCorrupt
 	}
+	f.blockEnded()
+	return nil
+}
+
+// blockEnded moves on to the next block's header, or to the end after
+// the last block.
+func (f *inflater) blockEnded() {
 	f.state = stateHeader
 	if f.last {
 		f.state = stateDone
 	}
-	return nil
 }
 
 // stored copies a stored block's bytes, as far as span.
 func (f *inflater) stored() error {
 	for f.store > 0 && f.w < f.span {
 		if f.nacc >= 8 { // whole bytes still in acc
-			if int(f.nacc)-8 < f.phantom*8 {
+			if f.overrunAt(f.nacc - 8) {
 				return errCorrupt // the next byte in acc is past the stream's end
 			}
 			f.out[f.w] = byte(f.take(8))
@@ -278,14 +289,14 @@ func (f *inflater) dynamic() error {
 		clens[clOrder[i]] = uint8(f.take(3))
 	}
 	cl := &f.clen
-	if !cl.build(clens[:], 7, false) {
+	if !cl.buildCodeLengths(clens[:]) {
 		return errCorrupt
 	}
 	lens := f.lens[:nlit+ndist]
 	for i := 0; i < len(lens); {
 		f.refill()
-		e := cl.entries[f.acc&(1<<7-1)]
-		if e.kind() != kindLit {
+		e := cl.entries[f.acc&(1<<clBits-1)]
+		if e.kind() != huffLit {
 			return errCorrupt
 		}
 		f.take(e.bits())
@@ -331,6 +342,7 @@ func (f *inflater) coded() error {
 	// it writes anything.
 	ending := f.phantom > 0
 	var err error
+symbols:
 	for w < span {
 		// A symbol takes at most 15+5 bits and its distance 15+13.
 		if nacc < 48 {
@@ -346,7 +358,7 @@ func (f *inflater) coded() error {
 			}
 		}
 		e := lit[acc&litMask]
-		if e.kind() == kindSub {
+		if e.kind() == huffSub {
 			acc >>= litBits
 			nacc -= litBits
 			e = lit[e.value()+uint32(acc&(1<<e.extra()-1))]
@@ -354,34 +366,29 @@ func (f *inflater) coded() error {
 		n := e.bits()
 		acc >>= n
 		nacc -= n
-		if ending && int(nacc) < f.phantom*8 {
+		if ending && f.overrunAt(nacc) {
 			err = errCorrupt
-			break
+			break symbols
 		}
 		switch e.kind() {
-		case kindLit:
+		case huffLit:
 			out[w] = byte(e.value())
 			w++
 			continue
-		case kindLen:
-		case kindEnd:
-			f.state = stateHeader
-			if f.last {
-				f.state = stateDone
-			}
-			span = w // leave the loop
-			continue
+		case huffLen:
+		case huffEnd:
+			f.blockEnded()
+			break symbols
 		default:
 			err = errCorrupt
-			span = w
-			continue
+			break symbols
 		}
 		x := e.extra()
 		length := int(e.value() + uint32(acc&(1<<x-1)))
 		acc >>= x
 		nacc -= x
 		d := dist[acc&distMask]
-		if d.kind() == kindSub {
+		if d.kind() == huffSub {
 			acc >>= distBits
 			nacc -= distBits
 			d = dist[d.value()+uint32(acc&(1<<d.extra()-1))]
@@ -393,9 +400,9 @@ func (f *inflater) coded() error {
 		off := int(d.value() + uint32(acc&(1<<x-1)))
 		acc >>= x
 		nacc -= x
-		if d.kind() != kindLen || off > w || ending && int(nacc) < f.phantom*8 {
+		if d.kind() != huffLen || off > w || ending && f.overrunAt(nacc) {
 			err = errCorrupt
-			break
+			break symbols
 		}
 		copyMatch(out, w, off, length)
 		w += length
@@ -449,11 +456,11 @@ var periods = [8]int{2: 8, 3: 9, 4: 8, 5: 10, 6: 12, 7: 14}
 type huffEntry uint32
 
 const (
-	kindBad = iota // no code starts with these bits
-	kindLit        // a literal, or a code length code's symbol
-	kindLen        // a length, or in a distance table a distance
-	kindEnd        // end of block
-	kindSub        // look further in a subtable
+	huffBad = iota // no code starts with these bits
+	huffLit        // a literal, or a code length code's symbol
+	huffLen        // a length, or in a distance table a distance
+	huffEnd        // end of block
+	huffSub        // look further in a subtable
 )
 
 func entry(nbits uint, kind, extra, value uint32) huffEntry {
@@ -472,6 +479,7 @@ const (
 	litMask  = 1<<litBits - 1
 	distBits = 8
 	distMask = 1<<distBits - 1
+	clBits   = 7 // the longest code length code
 )
 
 type huffTable struct{ entries []huffEntry }
@@ -488,13 +496,13 @@ func (t *huffTable) buildLit(lens []uint8) bool {
 	return t.buildWith(lens, litBits, true, func(sym int) huffEntry {
 		switch {
 		case sym < 256:
-			return entry(0, kindLit, 0, uint32(sym))
+			return entry(0, huffLit, 0, uint32(sym))
 		case sym == 256:
-			return entry(0, kindEnd, 0, 0)
+			return entry(0, huffEnd, 0, 0)
 		case sym < 286:
-			return entry(0, kindLen, lenExtra[sym-257], lenBase[sym-257])
+			return entry(0, huffLen, lenExtra[sym-257], lenBase[sym-257])
 		}
-		return entry(0, kindBad, 0, 0) // 286 and 287 have codes but mean nothing
+		return entry(0, huffBad, 0, 0) // 286 and 287 have codes but mean nothing
 	})
 }
 
@@ -502,22 +510,22 @@ func (t *huffTable) buildLit(lens []uint8) bool {
 func (t *huffTable) buildDist(lens []uint8) bool {
 	return t.buildWith(lens, distBits, true, func(sym int) huffEntry {
 		if sym < 30 {
-			return entry(0, kindLen, distExtra[sym], distBase[sym])
+			return entry(0, huffLen, distExtra[sym], distBase[sym])
 		}
-		return entry(0, kindBad, 0, 0)
+		return entry(0, huffBad, 0, 0)
 	})
 }
 
-// build builds a table whose symbols are their own values (the code
-// length code), of one level.
-func (t *huffTable) build(lens []uint8, tableBits uint, single bool) bool {
-	return t.buildWith(lens, tableBits, single, func(sym int) huffEntry { return entry(0, kindLit, 0, uint32(sym)) })
+// buildCodeLengths builds the code length code's table, of one level:
+// its codes are of 7 bits at most, and its symbols their own values.
+func (t *huffTable) buildCodeLengths(lens []uint8) bool {
+	return t.buildWith(lens, clBits, false, func(sym int) huffEntry { return entry(0, huffLit, 0, uint32(sym)) })
 }
 
 // buildWith builds the canonical code of lens (RFC 1951 3.2.2), with a
 // primary table indexed by tableBits bits and a subtable for every
 // longer code's first tableBits bits. Bits that start no code map to
-// kindBad. It reports false, as zlib does, for lengths that over-subscribe
+// huffBad. It reports false, as zlib does, for lengths that over-subscribe
 // the code space or leave part of it unused: a damaged stream. The
 // exceptions are no code at all, and, where single is set, one code of
 // one bit.
@@ -568,7 +576,7 @@ func (t *huffTable) buildWith(lens []uint8, tableBits uint, single bool, sym fun
 	at := primary
 	for p := range primary {
 		if sub[p] > 0 {
-			t.entries[p] = entry(0, kindSub, uint32(sub[p]), uint32(at))
+			t.entries[p] = entry(0, huffSub, uint32(sub[p]), uint32(at))
 			at += 1 << sub[p]
 		}
 	}

@@ -31,8 +31,9 @@ const packLevel = 6
 // row (with an inflater of its own, see inflater), undoes its filter,
 // gives it the Sub or the Up filter (by their counts of non-zero bytes,
 // see pack), and deflates it with klauspost/compress into one zlib
-// stream, in two parts at once. The pixels are unchanged. The input's Adler-32 is not checked (Chromium
-// made it a moment ago); the output's is written.
+// stream, in two parts at once. The pixels are unchanged. The input's
+// Adler-32 is not checked (Chromium made it a moment ago); the output's
+// is written.
 //
 // Images it does not handle (a bit depth other than 8, palette, gray,
 // interlaced) are returned as they are.
@@ -85,9 +86,9 @@ func zlibHeader(chunks [][]byte) ([]byte, [][]byte) {
 }
 
 // packer holds what packPNG reuses from one image to the next: the
-// inflater, the two deflaters (the state of one at
-// level 6 is most of a megabyte), the rows, the head's batches and the
-// two parts of the new stream.
+// inflater, the two deflaters (the state of one at level 6 is most of a
+// megabyte), the rows, the head's batches and the two parts of the new
+// stream.
 type packer struct {
 	inf            inflater
 	tail           *flate.Writer
