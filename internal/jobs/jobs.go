@@ -135,10 +135,17 @@ func New[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], cfg Confi
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          backoff{base: cfg.RetryBase},
-		FetchPollInterval:    200 * time.Millisecond,
-		FetchCooldown:        20 * time.Millisecond,
-		Logger:               quiet(cfg.Logger),
-		ErrorHandler:         &errorHandler{log: cfg.Logger},
+		// River's default. River starts the jobs this node inserts at
+		// once, and hears of other nodes' through PostgreSQL's
+		// notifications; what only a poll finds is a retry falling due,
+		// which may start up to a second late, after a backoff of two
+		// seconds or more. On SQLite each poll parses its query again:
+		// at five polls a second per queue that was half of an idle
+		// server's CPU.
+		FetchPollInterval: time.Second,
+		FetchCooldown:     20 * time.Millisecond,
+		Logger:            quiet(cfg.Logger),
+		ErrorHandler:      &errorHandler{log: cfg.Logger},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
