@@ -51,6 +51,7 @@ const (
 	DefaultQuality        = 80
 	DefaultViewportWidth  = 1280
 	DefaultViewportHeight = 800
+	DefaultScale          = 1.0 // device_scale_factor
 	DefaultTimeout        = 30 * time.Second
 	DefaultFullPageMax    = 20000
 	MaxURLLength          = 2048
@@ -232,7 +233,7 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 		Format:                  FormatPNG,
 		ViewportWidth:           DefaultViewportWidth,
 		ViewportHeight:          DefaultViewportHeight,
-		DeviceScaleFactor:       1,
+		DeviceScaleFactor:       DefaultScale,
 		FullPageMaxHeight:       min(DefaultFullPageMax, lim.MaxFullPageHeight),
 		ErrorOnSelectorNotFound: true,
 		WaitUntil:               WaitLoad,
