@@ -40,7 +40,7 @@ func agentOf(o *pageshot.Options) agent {
 
 // Each call below waits for the page's renderer, 3–15 ms on a fresh tab;
 // a tab is prepared with the screen and agent of the default options (see
-// tab.setUp), so that the captures that keep them wait for neither.
+// instance.newTab), so that the captures that keep them wait for neither.
 var (
 	defaultScreen = screen{width: pageshot.DefaultViewportWidth, height: pageshot.DefaultViewportHeight, scale: pageshot.DefaultScale}
 	defaultAgent  = agent{}
