@@ -51,7 +51,6 @@ const (
 	DefaultQuality        = 80
 	DefaultViewportWidth  = 1280
 	DefaultViewportHeight = 800
-	DefaultScale          = 1.0 // device_scale_factor
 	DefaultTimeout        = 30 * time.Second
 	DefaultFullPageMax    = 20000
 	MaxURLLength          = 2048
@@ -233,7 +232,7 @@ func ParseOptions(raw RawOptions, lim Limits) (*Options, error) {
 		Format:                  FormatPNG,
 		ViewportWidth:           DefaultViewportWidth,
 		ViewportHeight:          DefaultViewportHeight,
-		DeviceScaleFactor:       DefaultScale,
+		DeviceScaleFactor:       1,
 		FullPageMaxHeight:       min(DefaultFullPageMax, lim.MaxFullPageHeight),
 		ErrorOnSelectorNotFound: true,
 		WaitUntil:               WaitLoad,

@@ -104,7 +104,7 @@ var optionDocs = []OptionDoc{
 	{"quality", "integer", strconv.Itoa(DefaultQuality) + " (jpeg, webp)", "1–100; jpeg and webp only", "Compression quality of lossy formats.", `90`},
 	{"viewport_width", "integer", strconv.Itoa(DefaultViewportWidth), "100–5000 (server limits)", "Browser window width in CSS pixels.", `1024`},
 	{"viewport_height", "integer", strconv.Itoa(DefaultViewportHeight), "100–5000 (server limits)", "Browser window height in CSS pixels.", `768`},
-	{"device_scale_factor", "number", strconv.FormatFloat(DefaultScale, 'g', -1, 64), "1–4", "Device pixels per CSS pixel; 2 gives a retina image twice the size.", `2`},
+	{"device_scale_factor", "number", "1", "1–4", "Device pixels per CSS pixel; 2 gives a retina image twice the size.", `2`},
 	{"device", "string", "", "a preset of GET /v1/devices", "Emulate a phone, tablet or desktop: its viewport, scale, mobile mode, touch and user agent. Options given beside it win.", `"iphone_15"`},
 	{"full_page", "boolean", "false", "", "Capture the whole page, scrolled first so that lazy content loads; works past Chromium's 16,384 px texture limit.", `true`},
 	{"full_page_max_height", "integer", strconv.Itoa(DefaultFullPageMax), "100 to the server's --max-full-page-height", "Where a full-page capture is cut, in CSS pixels; a cut is flagged with X-Truncated.", `5000`},

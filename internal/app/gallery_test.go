@@ -160,35 +160,20 @@ func wantChecks(t *testing.T, img image.Image, top int, scale float64, labels ..
 }
 
 // TestGalleryLooksLikeABrowser: a page that looks for the tells of an
-// automated headless browser finds none, with the default viewport (the
-// emulation its tab was prepared with) and with another (the capture's
-// own).
+// automated headless browser finds none.
 func TestGalleryLooksLikeABrowser(t *testing.T) {
 	s, g := sharedServer(t), newGallery(t)
-	for _, c := range []struct {
-		name          string
-		width, height int
-	}{
-		{"default viewport", 0, 0},
-		{"900×700", 900, 700},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			body := map[string]any{"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]"}
-			w, h := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
-			if c.width != 0 {
-				body["viewport_width"], body["viewport_height"] = c.width, c.height
-				w, h = c.width, c.height
-			}
-			img := wantImage(t, s.post(t, body), "image/png")
-			wantSize(t, img, w, h)
-			wantChecks(t, img, 0, 1, "webdriver", "user agent", "client hints", "screen")
-			sent := g.header("/stealth.html")
-			for _, name := range []string{"User-Agent", "Sec-Ch-Ua"} {
-				if v := sent.Get(name); v == "" || bytes.Contains(bytes.ToLower([]byte(v)), []byte("headless")) {
-					t.Errorf("%s sent to the site: %q", name, v)
-				}
-			}
-		})
+	img := wantImage(t, s.post(t, map[string]any{
+		"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]",
+		"viewport_width": 900, "viewport_height": 700,
+	}), "image/png")
+	wantSize(t, img, 900, 700)
+	wantChecks(t, img, 0, 1, "webdriver", "user agent", "client hints", "screen")
+	h := g.header("/stealth.html")
+	for _, name := range []string{"User-Agent", "Sec-Ch-Ua"} {
+		if v := h.Get(name); v == "" || bytes.Contains(bytes.ToLower([]byte(v)), []byte("headless")) {
+			t.Errorf("%s sent to the site: %q", name, v)
+		}
 	}
 }
 

@@ -13,65 +13,37 @@ import (
 	"github.com/pageshot/pageshot"
 )
 
-// screen is what a tab's device metrics emulate: the viewport, a screen
-// of the same size (a headless browser otherwise reports 800×600, which
-// pages and bot checks read), the scale and the mobile mode.
-type screen struct {
-	width, height int
-	scale         float64
-	mobile        bool
-}
-
-// agent is what a tab's user agent override says: the user agent ("" for
-// the browser's own, without "Headless"), the language and the mobile
-// client hint.
-type agent struct {
-	userAgent, locale string
-	mobile            bool
-}
-
-func screenOf(o *pageshot.Options) screen {
-	return screen{width: o.ViewportWidth, height: o.ViewportHeight, scale: o.DeviceScaleFactor, mobile: o.Mobile}
-}
-
-func agentOf(o *pageshot.Options) agent {
-	return agent{userAgent: o.UserAgent, locale: o.Locale, mobile: o.Mobile}
-}
-
-// Each call below waits for the page's renderer, 3–15 ms on a fresh tab;
-// a tab is prepared with the screen and agent of the default options (see
-// instance.newTab), so that the captures that keep them wait for neither.
-var (
-	defaultScreen = screen{width: pageshot.DefaultViewportWidth, height: pageshot.DefaultViewportHeight, scale: pageshot.DefaultScale}
-	defaultAgent  = agent{}
-)
-
-// setScreen emulates s on the tab, unless it already does.
-func (t *tab) setScreen(ctx context.Context, s screen) error {
-	if t.screen != nil && *t.screen == s {
-		return nil
-	}
+// setMetrics emulates the capture's screen: the viewport, a screen of the
+// same size (a headless browser otherwise reports 800×600, which pages and
+// bot checks read), the mobile mode and touch.
+func (r *renderer) setMetrics(ctx context.Context) error {
+	o := r.o
 	if _, err := chromedp.Call(ctx, emulation.SetDeviceMetricsOverride, emulation.SetDeviceMetricsOverrideParams{
-		Width: int64(s.width), Height: int64(s.height), DeviceScaleFactor: s.scale, Mobile: s.mobile,
-		ScreenWidth: int64(s.width), ScreenHeight: int64(s.height),
+		Width: int64(o.ViewportWidth), Height: int64(o.ViewportHeight), DeviceScaleFactor: o.DeviceScaleFactor,
+		Mobile:      o.Mobile,
+		ScreenWidth: int64(o.ViewportWidth), ScreenHeight: int64(o.ViewportHeight),
 	}); err != nil {
 		return fmt.Errorf("set viewport: %w", err)
 	}
-	t.screen = &s
+	if o.Touch {
+		// Touch emulation also turns the primary pointer into a coarse one
+		// without hover, as on a phone.
+		if _, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5}); err != nil {
+			return fmt.Errorf("emulate touch: %w", err)
+		}
+	}
 	return nil
 }
 
-// setAgent sets the user agent and the client hints that go with it,
-// unless the tab has them already: the browser's own are those of a
-// headless browser ("HeadlessChrome" among navigator.userAgentData's
-// brands and in the Sec-CH-UA header), which many sites serve differently.
-func (t *tab) setAgent(ctx context.Context, a agent) error {
-	if t.agent != nil && *t.agent == a {
-		return nil
-	}
-	ua := cmp.Or(a.userAgent, t.inst.userAgent)
-	meta := clientHints(t.inst.userAgent, ua, a.mobile)
-	params := emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: a.locale, UserAgentMetadata: meta}
+// setUserAgent sets the user agent and the client hints that go with it on
+// every capture: the browser's own are those of a headless browser
+// ("HeadlessChrome" among navigator.userAgentData's brands and in the
+// Sec-CH-UA header), which many sites serve differently.
+func (r *renderer) setUserAgent(ctx context.Context) error {
+	o := r.o
+	ua := cmp.Or(o.UserAgent, r.t.inst.userAgent)
+	meta := clientHints(r.t.inst.userAgent, ua, o.Mobile)
+	params := emulation.SetUserAgentOverrideParams{UserAgent: ua, AcceptLanguage: o.Locale, UserAgentMetadata: meta}
 	switch meta.Platform {
 	case "iOS":
 		params.Platform = "iPhone"
@@ -86,7 +58,6 @@ func (t *tab) setAgent(ctx context.Context, a agent) error {
 	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, params); err != nil {
 		return fmt.Errorf("set user agent: %w", err)
 	}
-	t.agent = &a
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/css"
 	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -285,10 +286,6 @@ type tab struct {
 	cancel   context.CancelFunc
 	bcID     cdp.BrowserContextID
 	targetID target.ID
-	// What its emulation is set to (nil: the browser's own); see
-	// setScreen and setAgent.
-	screen *screen
-	agent  *agent
 }
 
 // newTab creates a browser context with one blank page, attached and set up
@@ -319,7 +316,7 @@ func (inst *instance) newTab() (*tab, error) {
 	err = chromedp.Do(t.ctx)
 	stop()
 	if err == nil {
-		err = t.setUp()
+		err = t.setUp(inst.userAgent)
 	}
 	if err != nil {
 		t.dispose()
@@ -358,9 +355,8 @@ func (t *tab) disposeContext() {
 // domains for its element queries, and target discovery; pageshot uses
 // none of them, and their events (a DOM.getDocument after every
 // navigation, each stylesheet's header, every tab's news) cost CPU during
-// every capture, so they are turned off again. Then it emulates the
-// default options' screen and user agent.
-func (t *tab) setUp() error {
+// every capture, so they are turned off again.
+func (t *tab) setUp(userAgent string) error {
 	ctx := t.ctx
 	if _, err := chromedp.Call(ctx, dom.Disable, cdp.Empty{}); err != nil {
 		return fmt.Errorf("disable DOM domain: %w", err)
@@ -386,10 +382,8 @@ func (t *tab) setUp() error {
 	if _, err := chromedp.Call(ctx, network.Enable, network.EnableParams{MaxTotalBufferSize: new(int64(0)), MaxResourceBufferSize: new(int64(0))}); err != nil {
 		return fmt.Errorf("enable network: %w", err)
 	}
-	// The default options' emulation, now rather than on the capture's
-	// time; a capture with others sets its own.
-	if err := t.setScreen(ctx, defaultScreen); err != nil {
-		return err
+	if _, err := chromedp.Call(ctx, emulation.SetUserAgentOverride, emulation.SetUserAgentOverrideParams{UserAgent: userAgent}); err != nil {
+		return fmt.Errorf("set user agent: %w", err)
 	}
-	return t.setAgent(ctx, defaultAgent)
+	return nil
 }

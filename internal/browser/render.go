@@ -259,22 +259,15 @@ func (r *renderer) run(ctx context.Context, cancel context.CancelCauseFunc) (*pa
 // navigation.
 func (r *renderer) emulate(ctx context.Context) error {
 	o := r.o
-	if err := r.t.setScreen(ctx, screenOf(o)); err != nil {
+	if err := r.setMetrics(ctx); err != nil {
 		return err
-	}
-	if o.Touch {
-		// Touch emulation also turns the primary pointer into a coarse one
-		// without hover, as on a phone.
-		if _, err := chromedp.Call(ctx, emulation.SetTouchEmulationEnabled, emulation.SetTouchEmulationEnabledParams{Enabled: true, MaxTouchPoints: 5}); err != nil {
-			return fmt.Errorf("emulate touch: %w", err)
-		}
 	}
 	if o.OmitBackground {
 		if _, err := chromedp.Call(ctx, transparentBackground, transparent); err != nil {
 			return fmt.Errorf("set background: %w", err)
 		}
 	}
-	if err := r.t.setAgent(ctx, agentOf(o)); err != nil {
+	if err := r.setUserAgent(ctx); err != nil {
 		return err
 	}
 	if o.Locale != "" {
