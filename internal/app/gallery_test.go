@@ -160,20 +160,54 @@ func wantChecks(t *testing.T, img image.Image, top int, scale float64, labels ..
 }
 
 // TestGalleryLooksLikeABrowser: a page that looks for the tells of an
-// automated headless browser finds none.
+// automated headless browser finds none, with the default viewport and
+// with another.
 func TestGalleryLooksLikeABrowser(t *testing.T) {
 	s, g := sharedServer(t), newGallery(t)
-	img := wantImage(t, s.post(t, map[string]any{
-		"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]",
-		"viewport_width": 900, "viewport_height": 700,
-	}), "image/png")
-	wantSize(t, img, 900, 700)
-	wantChecks(t, img, 0, 1, "webdriver", "user agent", "client hints", "screen")
-	h := g.header("/stealth.html")
-	for _, name := range []string{"User-Agent", "Sec-Ch-Ua"} {
-		if v := h.Get(name); v == "" || bytes.Contains(bytes.ToLower([]byte(v)), []byte("headless")) {
-			t.Errorf("%s sent to the site: %q", name, v)
-		}
+	for _, c := range []struct {
+		name          string
+		width, height int
+	}{
+		{"default viewport", 0, 0},
+		{"own viewport", 900, 700},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			body := map[string]any{"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]"}
+			w, h := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
+			if c.width != 0 {
+				body["viewport_width"], body["viewport_height"] = c.width, c.height
+				w, h = c.width, c.height
+			}
+			img := wantImage(t, s.post(t, body), "image/png")
+			wantSize(t, img, w, h)
+			wantChecks(t, img, 0, 1, "webdriver", "user agent", "client hints", "screen")
+			sent := g.header("/stealth.html")
+			for _, name := range []string{"User-Agent", "Sec-Ch-Ua"} {
+				if v := sent.Get(name); v == "" || bytes.Contains(bytes.ToLower([]byte(v)), []byte("headless")) {
+					t.Errorf("%s sent to the site: %q", name, v)
+				}
+			}
+		})
+	}
+}
+
+// TestGalleryOwnAgent: a capture's own user agent and language reach the
+// site.
+func TestGalleryOwnAgent(t *testing.T) {
+	s, g := sharedServer(t), newGallery(t)
+	for _, c := range []struct {
+		option, value, header, want string
+	}{
+		{"user_agent", "pageshot-test/1.0", "User-Agent", "pageshot-test/1.0"},
+		{"locale", "fr-FR", "Accept-Language", "fr-FR"},
+	} {
+		t.Run(c.option, func(t *testing.T) {
+			img := wantImage(t, s.post(t, map[string]any{"url": g.URL + "/stealth.html", c.option: c.value}), "image/png")
+			wantSize(t, img, pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight)
+			if got := g.header("/stealth.html").Get(c.header); !strings.HasPrefix(got, c.want) {
+				t.Errorf("%s sent to the site: %q, want %q", c.header, got, c.want)
+			}
+		})
 	}
 }
 

@@ -312,15 +312,16 @@ func (inst *instance) newTab() (*tab, error) {
 		return nil, fmt.Errorf("deny downloads: %w", err)
 	}
 	t.ctx, t.cancel = chromedp.NewContext(inst.ctx, chromedp.WithTargetID(tr.TargetID))
-	stop := context.AfterFunc(ctx, t.cancel) // bound the attach
-	err = chromedp.Do(t.ctx)
-	stop()
-	if err == nil {
-		err = t.setUp(inst.userAgent)
+	stop := context.AfterFunc(ctx, t.cancel) // bound the attach and the set-up
+	if err = chromedp.Do(t.ctx); err != nil {
+		err = fmt.Errorf("attach target: %w", err)
+	} else if err = t.setUp(inst.userAgent); err != nil {
+		err = fmt.Errorf("set up tab: %w", err)
 	}
+	stop()
 	if err != nil {
 		t.dispose()
-		return nil, fmt.Errorf("attach target: %w", err)
+		return nil, err
 	}
 	// Dialogs would stall the page until answered: dismiss every one, and
 	// let beforeunload through.
