@@ -564,8 +564,8 @@ func (r *loadReport) markdown() string {
 
 // pairedLine compares the first server's captures with the second's,
 // with how sure the difference is: the turns paired for throughput and
-// CPU, the captures resampled for the p50. "" when there is too little
-// to compare.
+// CPU, the pairs of turns resampled for the p50. "" when there is too
+// little to compare.
 func (r *loadReport) pairedLine() string {
 	a, b := r.captures[1], r.captures[0] // compared, then pageshot
 	field := func(l labeled, f func(turn) float64) []float64 {

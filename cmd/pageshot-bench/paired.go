@@ -100,17 +100,17 @@ func medianChange(a, b []turn) (change, bool) {
 		}
 		return ds
 	}
-	var la, lb []time.Duration
-	for i := range n {
-		la, lb = append(la, a[i].latencies...), append(lb, b[i].latencies...)
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
 	}
+	la, lb := all(a, idx), all(b, idx)
 	if n < 2 || len(la) == 0 || len(lb) == 0 {
 		return change{}, false
 	}
 	const resamples = 2000
 	rng := rand.New(rand.NewPCG(1, 2))
 	ratios := make([]float64, 0, resamples)
-	idx := make([]int, n)
 	for range resamples {
 		for j := range idx {
 			idx[j] = rng.IntN(n)

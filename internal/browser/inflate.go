@@ -463,8 +463,10 @@ const (
 	huffSub        // look further in a subtable
 )
 
-func entry(nbits uint, kind, extra, value uint32) huffEntry {
-	return huffEntry(uint32(nbits) | kind<<4 | extra<<8 | value<<16)
+// entry is a table entry without its code's length, which withBits
+// sets.
+func entry(kind, extra, value uint32) huffEntry {
+	return huffEntry(kind<<4 | extra<<8 | value<<16)
 }
 func (e huffEntry) bits() uint                { return uint(e & 0xf) }
 func (e huffEntry) kind() uint32              { return uint32(e>>4) & 0xf }
@@ -496,13 +498,13 @@ func (t *huffTable) buildLit(lens []uint8) bool {
 	return t.buildWith(lens, litBits, true, func(sym int) huffEntry {
 		switch {
 		case sym < 256:
-			return entry(0, huffLit, 0, uint32(sym))
+			return entry(huffLit, 0, uint32(sym))
 		case sym == 256:
-			return entry(0, huffEnd, 0, 0)
+			return entry(huffEnd, 0, 0)
 		case sym < 286:
-			return entry(0, huffLen, lenExtra[sym-257], lenBase[sym-257])
+			return entry(huffLen, lenExtra[sym-257], lenBase[sym-257])
 		}
-		return entry(0, huffBad, 0, 0) // 286 and 287 have codes but mean nothing
+		return entry(huffBad, 0, 0) // 286 and 287 have codes but mean nothing
 	})
 }
 
@@ -510,16 +512,16 @@ func (t *huffTable) buildLit(lens []uint8) bool {
 func (t *huffTable) buildDist(lens []uint8) bool {
 	return t.buildWith(lens, distBits, true, func(sym int) huffEntry {
 		if sym < 30 {
-			return entry(0, huffLen, distExtra[sym], distBase[sym])
+			return entry(huffLen, distExtra[sym], distBase[sym])
 		}
-		return entry(0, huffBad, 0, 0)
+		return entry(huffBad, 0, 0)
 	})
 }
 
 // buildCodeLengths builds the code length code's table, of one level:
 // its codes are of 7 bits at most, and its symbols their own values.
 func (t *huffTable) buildCodeLengths(lens []uint8) bool {
-	return t.buildWith(lens, clBits, false, func(sym int) huffEntry { return entry(0, huffLit, 0, uint32(sym)) })
+	return t.buildWith(lens, clBits, false, func(sym int) huffEntry { return entry(huffLit, 0, uint32(sym)) })
 }
 
 // buildWith builds the canonical code of lens (RFC 1951 3.2.2), with a
@@ -576,7 +578,7 @@ func (t *huffTable) buildWith(lens []uint8, tableBits uint, single bool, sym fun
 	at := primary
 	for p := range primary {
 		if sub[p] > 0 {
-			t.entries[p] = entry(0, huffSub, uint32(sub[p]), uint32(at))
+			t.entries[p] = entry(huffSub, uint32(sub[p]), uint32(at))
 			at += 1 << sub[p]
 		}
 	}

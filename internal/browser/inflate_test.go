@@ -16,7 +16,12 @@ import (
 // random sizes up to maxRead (then byte by byte, as a read past the end
 // returns nothing). The error is errStreamEnd at a clean end.
 func inflateAll(chunks [][]byte, maxRead int, rng *rand.Rand) ([]byte, error) {
-	var f inflater
+	return inflateWith(new(inflater), chunks, maxRead, rng)
+}
+
+// inflateWith is inflateAll with f, reset for chunks, as a pooled packer
+// reuses its inflater.
+func inflateWith(f *inflater, chunks [][]byte, maxRead int, rng *rand.Rand) ([]byte, error) {
 	f.reset(chunks, maxRead)
 	var got []byte
 	for small := false; ; {
@@ -34,6 +39,15 @@ func inflateAll(chunks [][]byte, maxRead int, rng *rand.Rand) ([]byte, error) {
 		}
 		got = append(got, b...)
 	}
+}
+
+// deflate is data as compress/flate writes it at level.
+func deflate(data []byte, level int) []byte {
+	var z bytes.Buffer
+	zw, _ := stdflate.NewWriter(&z, level)
+	zw.Write(data)
+	zw.Close()
+	return z.Bytes()
 }
 
 // cut splits stream into chunks of random sizes, empty ones among them.
@@ -122,6 +136,11 @@ func TestInflateCorrupt(t *testing.T) {
 		"a distance before the start":        distanceBeforeStart(),
 		"a stored block with a bad length":   {0x01, 0x05, 0x00, 0xfa, 0xfe, 1, 2, 3, 4, 5},
 		"a literal/length code not all used": incompleteCode(),
+		"a block of type 3":                  blockType3(),
+		"the fixed code of symbol 286":       fixedSymbol286(),
+		"288 literal/length codes":           tooManyCodes(),
+		"code lengths repeated past the end": repeatPastEnd(),
+		"a stored block past the stream":     append([]byte{0x01, 100, 0, 0x9b, 0xff}, make([]byte, 20)...),
 	} {
 		if _, werr := io.ReadAll(stdflate.NewReader(bytes.NewReader(stream))); werr == nil {
 			t.Errorf("%s: compress/flate decodes it", name)
@@ -155,6 +174,10 @@ func TestInflateCorrupt(t *testing.T) {
 	f.reset([][]byte{stream}, 100)
 	if _, err := f.read(f.span + 1); err == nil {
 		t.Error("a read larger than the buffer: no error")
+	}
+	f.reset([][]byte{stream}, 100)
+	if _, err := f.read(101); err == nil {
+		t.Error("a read larger than reset allowed: no error")
 	}
 }
 
@@ -202,6 +225,62 @@ func distanceBeforeStart() []byte {
 	return w.out
 }
 
+// blockType3 is the last block, of the type deflate reserves.
+func blockType3() []byte {
+	var w bitWriter
+	w.put(1, 1)
+	w.put(3, 2)
+	return append(w.out, make([]byte, 8)...)
+}
+
+// fixedSymbol286 is a block of fixed codes holding symbol 286, which has
+// a code and no meaning.
+func fixedSymbol286() []byte {
+	var w bitWriter
+	w.put(1, 1)              // the last block
+	w.put(1, 2)              // fixed codes
+	w.putCode(0b11000110, 8) // 286
+	return append(w.out, make([]byte, 8)...)
+}
+
+// tooManyCodes is a dynamic block that says it has 288 literal/length
+// codes; 286 is the most.
+func tooManyCodes() []byte {
+	var w bitWriter
+	w.put(1, 1)  // the last block
+	w.put(2, 2)  // dynamic codes
+	w.put(31, 5) // 288 literal/length codes
+	w.put(0, 5)  // 1 distance code
+	w.put(15, 4) // 19 code length code lengths follow
+	return append(w.out, make([]byte, 20)...)
+}
+
+// repeatPastEnd is a dynamic block whose code lengths repeat zeros past
+// the 258 the header announced: three runs of 138.
+func repeatPastEnd() []byte {
+	var w bitWriter
+	w.put(1, 1)  // the last block
+	w.put(2, 2)  // dynamic codes
+	w.put(0, 5)  // 257 literal/length codes
+	w.put(0, 5)  // 1 distance code
+	w.put(15, 4) // 19 code length code lengths follow
+	for _, sym := range clOrder {
+		switch sym {
+		case 18: // zeros, repeated: "0"
+			w.put(1, 3)
+		case 1, 2: // "10" and "11"
+			w.put(2, 3)
+		default:
+			w.put(0, 3)
+		}
+	}
+	for range 3 {
+		w.putCode(0b0, 1) // 138 zeros
+		w.put(138-11, 7)
+	}
+	return append(w.out, make([]byte, 20)...)
+}
+
 // bitWriter writes a deflate stream bit by bit, for streams made by
 // hand.
 type bitWriter struct {
@@ -231,11 +310,7 @@ func FuzzInflate(f *testing.F) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, data := range samples(rng) {
 		for _, level := range []int{0, 1, 6} {
-			var z bytes.Buffer
-			zw, _ := stdflate.NewWriter(&z, level)
-			zw.Write(data[:min(len(data), 3000)])
-			zw.Close()
-			f.Add(z.Bytes())
+			f.Add(deflate(data[:min(len(data), 3000)], level))
 		}
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {
@@ -255,22 +330,23 @@ func FuzzInflate(f *testing.F) {
 
 // TestInflateFixedShared: the fixed codes, which every inflater shares,
 // are still right after an inflater has decoded a block with codes of
-// its own.
+// its own, whether the next stream goes to a new inflater or to the same
+// one, reset (as a pooled packer's is).
 func TestInflateFixedShared(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	deflate := func(data []byte) []byte {
-		var z bytes.Buffer
-		zw, _ := stdflate.NewWriter(&z, 6)
-		zw.Write(data)
-		zw.Close()
-		return z.Bytes()
-	}
 	small := []byte("ab") // too short for dynamic codes to pay: fixed ones
 	big := samples(rng)["text"]
-	for i, data := range [][]byte{small, big, small} {
-		got, err := inflateAll([][]byte{deflate(data)}, 4096, rng)
-		if !errors.Is(err, errStreamEnd) || !bytes.Equal(got, data) {
-			t.Fatalf("stream %d: %q, err %v", i, got[:min(len(got), 10)], err)
+	reused := new(inflater)
+	for _, same := range []bool{false, true} {
+		for i, data := range [][]byte{small, big, small, big} {
+			f := reused
+			if !same {
+				f = new(inflater)
+			}
+			got, err := inflateWith(f, [][]byte{deflate(data, 6)}, 4096, rng)
+			if !errors.Is(err, errStreamEnd) || !bytes.Equal(got, data) {
+				t.Fatalf("same inflater %v, stream %d: %q, err %v", same, i, got[:min(len(got), 10)], err)
+			}
 		}
 	}
 }
@@ -297,10 +373,7 @@ func BenchmarkInflate(b *testing.B) {
 		}
 	})
 	b.Run("klauspost", func(b *testing.B) {
-		var joined []byte
-		for _, c := range deflated {
-			joined = append(joined, c...)
-		}
+		joined := bytes.Join(deflated, nil)
 		buf := make([]byte, row)
 		zr := flate.NewReader(bytes.NewReader(joined))
 		for b.Loop() {

@@ -152,6 +152,16 @@ func TestPackPNGPassesOthers(t *testing.T) {
 	if _, err := packPNG(p.with(p.idat[:len(p.idat)/2])); err == nil {
 		t.Error("truncated image data: no error")
 	}
+	for name, idat := range map[string][][]byte{
+		"one byte":            {{0x78}},
+		"not deflate":         {{0x79, 0x9b}, p.idat[0][2:]},
+		"a bad check value":   {{0x78, 0x9d}, p.idat[0][2:]},
+		"a preset dictionary": {{0x78, 0xbb}, p.idat[0][2:]},
+	} {
+		if _, err := packPNG(p.with(idat)); err == nil || !strings.Contains(err.Error(), "bad zlib header") {
+			t.Errorf("zlib header %s: %v", name, err)
+		}
+	}
 }
 
 func samePixels(a, b image.Image) bool {
