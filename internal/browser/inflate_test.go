@@ -181,26 +181,34 @@ func TestInflateCorrupt(t *testing.T) {
 	}
 }
 
-// incompleteCode is a dynamic block, by hand, whose literal/length code
-// leaves a quarter of its space unused: literal 0 has two bits, end of
-// block one, every other symbol none. zlib refuses such a code.
-func incompleteCode() []byte {
-	var w bitWriter
-	w.put(1, 1)  // the last block
-	w.put(2, 2)  // dynamic codes
-	w.put(0, 5)  // 257 literal/length codes
-	w.put(0, 5)  // 1 distance code
-	w.put(15, 4) // 19 code length code lengths follow
+// dynamicHeader starts the last block, of dynamic codes, with 257+hlit
+// literal/length codes and 1 distance code, and the code length code:
+// repeated zeros (18) "0", lengths 1 and 2 "10" and "11".
+func dynamicHeader(hlit uint32) *bitWriter {
+	w := new(bitWriter)
+	w.put(1, 1)    // the last block
+	w.put(2, 2)    // dynamic codes
+	w.put(hlit, 5) // 257+hlit literal/length codes
+	w.put(0, 5)    // 1 distance code
+	w.put(15, 4)   // 19 code length code lengths follow
 	for _, sym := range clOrder {
 		switch sym {
-		case 18: // zeros, repeated: "0"
+		case 18:
 			w.put(1, 3)
-		case 1, 2: // lengths 1 and 2: "10" and "11"
+		case 1, 2:
 			w.put(2, 3)
 		default:
 			w.put(0, 3)
 		}
 	}
+	return w
+}
+
+// incompleteCode is a dynamic block, by hand, whose literal/length code
+// leaves a quarter of its space unused: literal 0 has two bits, end of
+// block one, every other symbol none. zlib refuses such a code.
+func incompleteCode() []byte {
+	w := dynamicHeader(0)
 	w.putCode(0b11, 2) // literal 0: two bits
 	w.putCode(0b0, 1)  // literals 1–138: none
 	w.put(138-11, 7)
@@ -246,34 +254,14 @@ func fixedSymbol286() []byte {
 // tooManyCodes is a dynamic block that says it has 288 literal/length
 // codes; 286 is the most.
 func tooManyCodes() []byte {
-	var w bitWriter
-	w.put(1, 1)  // the last block
-	w.put(2, 2)  // dynamic codes
-	w.put(31, 5) // 288 literal/length codes
-	w.put(0, 5)  // 1 distance code
-	w.put(15, 4) // 19 code length code lengths follow
+	w := dynamicHeader(31) // 288 literal/length codes
 	return append(w.out, make([]byte, 20)...)
 }
 
 // repeatPastEnd is a dynamic block whose code lengths repeat zeros past
 // the 258 the header announced: three runs of 138.
 func repeatPastEnd() []byte {
-	var w bitWriter
-	w.put(1, 1)  // the last block
-	w.put(2, 2)  // dynamic codes
-	w.put(0, 5)  // 257 literal/length codes
-	w.put(0, 5)  // 1 distance code
-	w.put(15, 4) // 19 code length code lengths follow
-	for _, sym := range clOrder {
-		switch sym {
-		case 18: // zeros, repeated: "0"
-			w.put(1, 3)
-		case 1, 2: // "10" and "11"
-			w.put(2, 3)
-		default:
-			w.put(0, 3)
-		}
-	}
+	w := dynamicHeader(0)
 	for range 3 {
 		w.putCode(0b0, 1) // 138 zeros
 		w.put(138-11, 7)
