@@ -160,18 +160,26 @@ func wantChecks(t *testing.T, img image.Image, top int, scale float64, labels ..
 }
 
 // TestGalleryLooksLikeABrowser: a page that looks for the tells of an
-// automated headless browser finds none, with the default viewport and
-// with another.
+// automated headless browser finds none, with the default viewport (which
+// is the browser's own window, not emulated) and with another (emulated),
+// and with the default viewport in a browser whose window is of another
+// size (emulated).
 func TestGalleryLooksLikeABrowser(t *testing.T) {
-	s, g := sharedServer(t), newGallery(t)
+	g := newGallery(t)
 	for _, c := range []struct {
 		name          string
 		width, height int
+		window        string // the browser's window-size switch; "" for pageshot's
 	}{
-		{"default viewport", 0, 0},
-		{"own viewport", 900, 700},
+		{"default viewport", 0, 0, ""},
+		{"own viewport", 900, 700, ""},
+		{"default viewport in another window", 0, 0, "1000,700"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
+			s := sharedServer(t)
+			if c.window != "" {
+				s = startServer(t, func(cfg *app.Config) { cfg.BrowserFlags = map[string]any{"window-size": c.window} })
+			}
 			body := map[string]any{"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]"}
 			w, h := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
 			if c.width != 0 {

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pageshot/pageshot"
 )
 
 // ErrNoChrome is returned when no Chromium executable can be found.
@@ -80,9 +82,12 @@ func ChromeVersion(ctx context.Context, path string) (string, error) {
 // flags are the command-line switches of every browser pageshot starts
 // (the sandbox's, user-data-dir and the proxy's are set per launch). The
 // background-networking switches keep Chromium from calling home; the
-// webrtc switch keeps UDP from going around a proxy.
+// webrtc switch keeps UDP from going around a proxy. The window has the
+// default viewport's size, so that a capture of it needs no emulation
+// (see window).
 var flags = map[string]any{
 	"headless":                               true,
+	"window-size":                            fmt.Sprintf("%d,%d", pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight),
 	"disable-gpu":                            true,
 	"disable-quic":                           true,
 	"no-first-run":                           true,

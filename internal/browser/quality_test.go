@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,43 @@ func TestClientHints(t *testing.T) {
 				t.Errorf("brands %v %v", *m.Brands[0], *m.FullVersionList[0])
 			}
 		})
+	}
+}
+
+// TestWindowFits: only a capture that asks for the browser's own window,
+// screen and scale goes without emulation.
+func TestWindowFits(t *testing.T) {
+	own := window{Width: 1280, Height: 800, ScreenWidth: 1280, ScreenHeight: 800, AvailWidth: 1280, AvailHeight: 800, Scale: 1}
+	opts := func(edit func(*pageshot.Options)) *pageshot.Options {
+		o, err := pageshot.ParseOptions(pageshot.QueryOptions(url.Values{"url": {"https://example.com/"}}), pageshot.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(o)
+		}
+		return o
+	}
+	for _, c := range []struct {
+		name string
+		w    window
+		o    *pageshot.Options
+		want bool
+	}{
+		{"a request's defaults", own, opts(nil), true},
+		{"with touch", own, opts(func(o *pageshot.Options) { o.Touch = true }), true},
+		{"another width", own, opts(func(o *pageshot.Options) { o.ViewportWidth = 1279 }), false},
+		{"another height", own, opts(func(o *pageshot.Options) { o.ViewportHeight = 801 }), false},
+		{"a scale of 2", own, opts(func(o *pageshot.Options) { o.DeviceScaleFactor = 2 }), false},
+		{"mobile", own, opts(func(o *pageshot.Options) { o.Mobile = true }), false},
+		{"a screen of another size", window{Width: 1280, Height: 800, ScreenWidth: 800, ScreenHeight: 600, AvailWidth: 800, AvailHeight: 600, Scale: 1}, opts(nil), false},
+		{"a screen with a taskbar", window{Width: 1280, Height: 800, ScreenWidth: 1280, ScreenHeight: 800, AvailWidth: 1280, AvailHeight: 760, Scale: 1}, opts(nil), false},
+		{"a window of scale 2", window{Width: 1280, Height: 800, ScreenWidth: 1280, ScreenHeight: 800, AvailWidth: 1280, AvailHeight: 800, Scale: 2}, opts(nil), false},
+		{"a window not read", window{}, opts(nil), false},
+	} {
+		if got := c.w.fits(c.o); got != c.want {
+			t.Errorf("%s: fits = %v, want %v", c.name, got, c.want)
+		}
 	}
 }
 
