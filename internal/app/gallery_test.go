@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -163,30 +164,43 @@ func wantChecks(t *testing.T, img image.Image, top int, scale float64, labels ..
 // automated headless browser finds none, with the default viewport (which
 // is the browser's own window, not emulated) and with another (emulated),
 // and with the default viewport in a browser whose window is of another
-// size (emulated).
+// size (emulated). Each browser tells in the log which window it read.
 func TestGalleryLooksLikeABrowser(t *testing.T) {
 	g := newGallery(t)
+	type browser struct {
+		s    *server
+		logs *waittest.Buffer
+	}
+	start := func(window string) browser {
+		b := browser{logs: new(waittest.Buffer)}
+		b.s = startServer(t, func(cfg *app.Config) {
+			cfg.Logger = slog.New(slog.NewTextHandler(b.logs, nil))
+			if window != "" {
+				cfg.BrowserFlags = map[string]any{"window-size": window}
+			}
+		})
+		return b
+	}
+	own, other := start(""), start("1000,700")
 	for _, c := range []struct {
 		name          string
 		width, height int
-		window        string // the browser's window-size switch; "" for pageshot's
+		b             browser
+		window        string // what the browser's log line says
+		emulates      bool   // the log warns that every capture emulates
 	}{
-		{"default viewport", 0, 0, ""},
-		{"own viewport", 900, 700, ""},
-		{"default viewport in another window", 0, 0, "1000,700"},
+		{"default viewport", 0, 0, own, "window=1280x800", false},
+		{"own viewport", 900, 700, own, "window=1280x800", false},
+		{"default viewport in another window", 0, 0, other, "window=1000x700", true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			s := sharedServer(t)
-			if c.window != "" {
-				s = startServer(t, func(cfg *app.Config) { cfg.BrowserFlags = map[string]any{"window-size": c.window} })
-			}
 			body := map[string]any{"url": g.URL + "/stealth.html", "wait_for_selector": "body[data-done]"}
 			w, h := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
 			if c.width != 0 {
 				body["viewport_width"], body["viewport_height"] = c.width, c.height
 				w, h = c.width, c.height
 			}
-			img := wantImage(t, s.post(t, body), "image/png")
+			img := wantImage(t, c.b.s.post(t, body), "image/png")
 			wantSize(t, img, w, h)
 			wantChecks(t, img, 0, 1, "webdriver", "user agent", "client hints", "screen")
 			sent := g.header("/stealth.html")
@@ -194,6 +208,11 @@ func TestGalleryLooksLikeABrowser(t *testing.T) {
 				if v := sent.Get(name); v == "" || bytes.Contains(bytes.ToLower([]byte(v)), []byte("headless")) {
 					t.Errorf("%s sent to the site: %q", name, v)
 				}
+			}
+			logs := c.b.logs.String()
+			mustContain(t, logs, c.window)
+			if warned := strings.Contains(logs, "every capture emulates its screen"); warned != c.emulates {
+				t.Errorf("warned that every capture emulates: %v, want %v; log:\n%s", warned, c.emulates, logs)
 			}
 		})
 	}

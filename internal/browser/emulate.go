@@ -15,16 +15,43 @@ import (
 
 // window is the viewport and screen of a tab when nothing is emulated.
 type window struct {
-	Width, Height             int // innerWidth, innerHeight
-	ScreenWidth, ScreenHeight int
-	AvailWidth, AvailHeight   int     // the screen's, without the taskbars a headless one has none of
+	Width, Height             int     // innerWidth, innerHeight
+	ScreenWidth, ScreenHeight int     // screen.width, screen.height
+	AvailWidth, AvailHeight   int     // screen.availWidth, screen.availHeight
 	Scale                     float64 // devicePixelRatio
 }
+
+func (w window) String() string { return fmt.Sprintf("%dx%d", w.Width, w.Height) }
 
 // readWindow reads the window of ctx's tab.
 func readWindow(ctx context.Context) (window, error) {
 	return eval[window](ctx, `({Width: innerWidth, Height: innerHeight, ScreenWidth: screen.width, ScreenHeight: screen.height, `+
 		`AvailWidth: screen.availWidth, AvailHeight: screen.availHeight, Scale: devicePixelRatio})`)
+}
+
+// learnWindow reads the window of a tab made as every prepared tab is (a
+// fresh browser context, about:blank) into inst.window. The browser opens
+// each such tab at its window size, pageshot's default viewport (see
+// flags), so a capture with the default options needs no emulation. When
+// the window cannot be read, or is not the default viewport (the
+// operator's own window-size switch, a browser that adds toolbars), every
+// capture emulates its screen, as it must, and the log says so.
+func (inst *instance) learnWindow() {
+	log := inst.pool.log
+	t, err := inst.newTab()
+	if err == nil {
+		inst.window, err = readWindow(t.ctx)
+		t.dispose()
+	}
+	if err != nil {
+		log.Warn("could not read the browser's window; every capture emulates its screen", "err", err)
+		return
+	}
+	defaults := &pageshot.Options{ViewportWidth: pageshot.DefaultViewportWidth, ViewportHeight: pageshot.DefaultViewportHeight, DeviceScaleFactor: 1}
+	if !inst.window.fits(defaults) {
+		log.Warn("the browser's window is not the default viewport; every capture emulates its screen", "window", inst.window.String(),
+			"screen", fmt.Sprintf("%dx%d", inst.window.ScreenWidth, inst.window.ScreenHeight), "scale", inst.window.Scale)
+	}
 }
 
 // fits reports whether w is already the screen setMetrics would emulate
@@ -33,7 +60,7 @@ func readWindow(ctx context.Context) (window, error) {
 // than the call: while a tab emulates, Chromium applies the emulation
 // again for each screenshot, with the view resized to it, and restores it
 // afterwards. Without, a capture of the perf page costs about 6% less CPU
-// (see BENCHMARKS.md).
+// (see BENCHMARKS.md, "Sixth pass").
 func (w window) fits(o *pageshot.Options) bool {
 	return w.Width == o.ViewportWidth && w.Height == o.ViewportHeight &&
 		w.ScreenWidth == w.Width && w.ScreenHeight == w.Height && w.AvailWidth == w.Width && w.AvailHeight == w.Height &&

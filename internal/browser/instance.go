@@ -32,7 +32,7 @@ type instance struct {
 	lost        <-chan struct{}
 	pid         int
 	userAgent   string
-	window      window // of a new tab; the zero window fits no capture
+	window      window // of a prepared tab, read once at launch (see learnWindow); the zero window fits no capture
 
 	ready    chan *tab // prepared tabs, each in a fresh browser context
 	quit     chan struct{}
@@ -142,11 +142,6 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 		// The first tab, which chromedp opened and keeps, would hear of
 		// every other tab as each prepared tab would (see setUp).
 		err = fmt.Errorf("stop target discovery: %w", err)
-	} else if w, werr := readWindow(vctx); werr != nil {
-		// Every capture then emulates its screen, as it must.
-		p.log.Warn("read the browser's window", "err", werr)
-	} else {
-		inst.window = w // new tabs open in a window of the first one's size
 	}
 	vcancel()
 	if err != nil {
@@ -155,6 +150,7 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 	}
 	// Many sites refuse "HeadlessChrome"; present the browser as what it is.
 	inst.userAgent = strings.Replace(ver.UserAgent, "HeadlessChrome", "Chrome", 1)
+	inst.learnWindow()
 
 	for range min(p.cfg.Concurrency, 2) {
 		inst.fillers.Add(1)
@@ -163,7 +159,7 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 	go inst.watch()
 	inst.watchMemory()
 	p.log.Info("browser started", "pid", inst.pid, "version", ver.Product, "sandbox", b.state.On, "user", b.state.User,
-		"window", fmt.Sprintf("%dx%d", inst.window.Width, inst.window.Height))
+		"window", inst.window.String())
 	return inst, nil
 }
 

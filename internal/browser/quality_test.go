@@ -1,6 +1,7 @@
 package browser
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -46,14 +47,23 @@ func TestClientHints(t *testing.T) {
 // TestWindowFits: only a capture that asks for the browser's own window,
 // screen and scale goes without emulation.
 func TestWindowFits(t *testing.T) {
-	own := window{Width: 1280, Height: 800, ScreenWidth: 1280, ScreenHeight: 800, AvailWidth: 1280, AvailHeight: 800, Scale: 1}
-	opts := func(edit func(*pageshot.Options)) *pageshot.Options {
-		o, err := pageshot.ParseOptions(pageshot.QueryOptions(url.Values{"url": {"https://example.com/"}}), pageshot.Limits{})
+	w, h := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
+	own := window{Width: w, Height: h, ScreenWidth: w, ScreenHeight: h, AvailWidth: w, AvailHeight: h, Scale: 1}
+	other := window{Width: 1000, Height: 700, ScreenWidth: 1000, ScreenHeight: 700, AvailWidth: 1000, AvailHeight: 700, Scale: 1}
+	win := func(edit func(*window)) window {
+		w := own
+		edit(&w)
+		return w
+	}
+	opts := func(query string) *pageshot.Options {
+		q, err := url.ParseQuery(query)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if edit != nil {
-			edit(o)
+		q.Set("url", "https://example.com/")
+		o, err := pageshot.ParseOptions(pageshot.QueryOptions(q), pageshot.Limits{})
+		if err != nil {
+			t.Fatal(err)
 		}
 		return o
 	}
@@ -63,16 +73,21 @@ func TestWindowFits(t *testing.T) {
 		o    *pageshot.Options
 		want bool
 	}{
-		{"a request's defaults", own, opts(nil), true},
-		{"with touch", own, opts(func(o *pageshot.Options) { o.Touch = true }), true},
-		{"another width", own, opts(func(o *pageshot.Options) { o.ViewportWidth = 1279 }), false},
-		{"another height", own, opts(func(o *pageshot.Options) { o.ViewportHeight = 801 }), false},
-		{"a scale of 2", own, opts(func(o *pageshot.Options) { o.DeviceScaleFactor = 2 }), false},
-		{"mobile", own, opts(func(o *pageshot.Options) { o.Mobile = true }), false},
-		{"a screen of another size", window{Width: 1280, Height: 800, ScreenWidth: 800, ScreenHeight: 600, AvailWidth: 800, AvailHeight: 600, Scale: 1}, opts(nil), false},
-		{"a screen with a taskbar", window{Width: 1280, Height: 800, ScreenWidth: 1280, ScreenHeight: 800, AvailWidth: 1280, AvailHeight: 760, Scale: 1}, opts(nil), false},
-		{"a window of scale 2", window{Width: 1280, Height: 800, ScreenWidth: 1280, ScreenHeight: 800, AvailWidth: 1280, AvailHeight: 800, Scale: 2}, opts(nil), false},
-		{"a window not read", window{}, opts(nil), false},
+		{"a request's defaults", own, opts(""), true},
+		{"the desktop device", own, opts("device=desktop"), true},
+		{"the laptop device", own, opts("device=laptop"), false},
+		{"a phone", own, opts("device=iphone_15"), false},
+		{"another width", own, opts(fmt.Sprintf("viewport_width=%d", w-1)), false},
+		{"another height", own, opts(fmt.Sprintf("viewport_height=%d", h+1)), false},
+		{"a scale of 2", own, opts("device_scale_factor=2"), false},
+		{"a window of another size, asked for", other, opts("viewport_width=1000&viewport_height=700"), true},
+		{"a window of another size, not asked for", other, opts(""), false},
+		{"a wider screen", win(func(w *window) { w.ScreenWidth++ }), opts(""), false},
+		{"a taller screen", win(func(w *window) { w.ScreenHeight++ }), opts(""), false},
+		{"a taskbar at the side", win(func(w *window) { w.AvailWidth-- }), opts(""), false},
+		{"a taskbar at the bottom", win(func(w *window) { w.AvailHeight -= 40 }), opts(""), false},
+		{"a window of scale 2", win(func(w *window) { w.Scale = 2 }), opts(""), false},
+		{"a window not read", window{}, opts(""), false},
 	} {
 		if got := c.w.fits(c.o); got != c.want {
 			t.Errorf("%s: fits = %v, want %v", c.name, got, c.want)
