@@ -187,7 +187,7 @@ func TestGalleryLooksLikeABrowser(t *testing.T) {
 		width, height int
 		b             browser
 		window        string // what the browser's log line says
-		emulates      bool   // the log warns that every capture emulates
+		emulates      bool   // the log warns that captures at the default viewport emulate
 	}{
 		{"default viewport", 0, 0, own, "window=1280x800", false},
 		{"own viewport", 900, 700, own, "window=1280x800", false},
@@ -211,8 +211,8 @@ func TestGalleryLooksLikeABrowser(t *testing.T) {
 			}
 			logs := c.b.logs.String()
 			mustContain(t, logs, c.window)
-			if warned := strings.Contains(logs, "every capture emulates its screen"); warned != c.emulates {
-				t.Errorf("warned that every capture emulates: %v, want %v; log:\n%s", warned, c.emulates, logs)
+			if warned := strings.Contains(logs, "captures at the default viewport emulate their screen"); warned != c.emulates {
+				t.Errorf("warned that captures at the default viewport emulate: %v, want %v; log:\n%s", warned, c.emulates, logs)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -21,6 +22,7 @@ type window struct {
 	Scale                     float64 // devicePixelRatio
 }
 
+// String gives the viewport's size, as in "1280x800".
 func (w window) String() string { return fmt.Sprintf("%dx%d", w.Width, w.Height) }
 
 // readWindow reads the window of ctx's tab.
@@ -30,27 +32,36 @@ func readWindow(ctx context.Context) (window, error) {
 }
 
 // learnWindow reads the window of a tab made as every prepared tab is (a
-// fresh browser context, about:blank) into inst.window. The browser opens
-// each such tab at its window size, pageshot's default viewport (see
-// flags), so a capture with the default options needs no emulation. When
-// the window cannot be read, or is not the default viewport (the
-// operator's own window-size switch, a browser that adds toolbars), every
-// capture emulates its screen, as it must, and the log says so.
-func (inst *instance) learnWindow() {
+// fresh browser context, about:blank) into inst.window, within ctx and at
+// most 10 s. The browser opens each such tab at its window size,
+// pageshot's default viewport (see flags), so a capture with the default
+// options needs no emulation. When the window cannot be read, or is not
+// the default viewport (a window-size switch of the operator's own, a
+// browser that adds toolbars), captures at the default viewport emulate
+// their screen, as they must, and the log says so.
+func (inst *instance) learnWindow(ctx context.Context) {
 	log := inst.pool.log
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
 	t, err := inst.newTab()
 	if err == nil {
-		inst.window, err = readWindow(t.ctx)
+		stop := context.AfterFunc(ctx, t.cancel) // a renderer that never answers
+		var w window
+		if w, err = readWindow(t.ctx); err == nil {
+			inst.window = w
+		}
+		stop()
 		t.dispose()
 	}
 	if err != nil {
-		log.Warn("could not read the browser's window; every capture emulates its screen", "err", err)
+		log.Warn("could not read the browser's window; captures at the default viewport emulate their screen", "err", err)
 		return
 	}
+	w := inst.window
 	defaults := &pageshot.Options{ViewportWidth: pageshot.DefaultViewportWidth, ViewportHeight: pageshot.DefaultViewportHeight, DeviceScaleFactor: 1}
-	if !inst.window.fits(defaults) {
-		log.Warn("the browser's window is not the default viewport; every capture emulates its screen", "window", inst.window.String(),
-			"screen", fmt.Sprintf("%dx%d", inst.window.ScreenWidth, inst.window.ScreenHeight), "scale", inst.window.Scale)
+	if !w.fits(defaults) {
+		log.Warn("the browser's window is not the default viewport; captures at the default viewport emulate their screen", "window", w.String(),
+			"screen", fmt.Sprintf("%dx%d", w.ScreenWidth, w.ScreenHeight), "available", fmt.Sprintf("%dx%d", w.AvailWidth, w.AvailHeight), "scale", w.Scale)
 	}
 }
 

@@ -150,7 +150,7 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 	}
 	// Many sites refuse "HeadlessChrome"; present the browser as what it is.
 	inst.userAgent = strings.Replace(ver.UserAgent, "HeadlessChrome", "Chrome", 1)
-	inst.learnWindow()
+	inst.learnWindow(ctx)
 
 	for range min(p.cfg.Concurrency, 2) {
 		inst.fillers.Add(1)

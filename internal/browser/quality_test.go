@@ -47,13 +47,13 @@ func TestClientHints(t *testing.T) {
 // TestWindowFits: only a capture that asks for the browser's own window,
 // screen and scale goes without emulation.
 func TestWindowFits(t *testing.T) {
-	w, h := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
-	own := window{Width: w, Height: h, ScreenWidth: w, ScreenHeight: h, AvailWidth: w, AvailHeight: h, Scale: 1}
+	dw, dh := pageshot.DefaultViewportWidth, pageshot.DefaultViewportHeight
+	own := window{Width: dw, Height: dh, ScreenWidth: dw, ScreenHeight: dh, AvailWidth: dw, AvailHeight: dh, Scale: 1}
 	other := window{Width: 1000, Height: 700, ScreenWidth: 1000, ScreenHeight: 700, AvailWidth: 1000, AvailHeight: 700, Scale: 1}
 	win := func(edit func(*window)) window {
-		w := own
-		edit(&w)
-		return w
+		changed := own
+		edit(&changed)
+		return changed
 	}
 	opts := func(query string) *pageshot.Options {
 		q, err := url.ParseQuery(query)
@@ -77,8 +77,9 @@ func TestWindowFits(t *testing.T) {
 		{"the desktop device", own, opts("device=desktop"), true},
 		{"the laptop device", own, opts("device=laptop"), false},
 		{"a phone", own, opts("device=iphone_15"), false},
-		{"another width", own, opts(fmt.Sprintf("viewport_width=%d", w-1)), false},
-		{"another height", own, opts(fmt.Sprintf("viewport_height=%d", h+1)), false},
+		{"a phone at the window's size and scale", own, opts(fmt.Sprintf("device=iphone_15&viewport_width=%d&viewport_height=%d&device_scale_factor=1", dw, dh)), false},
+		{"another width", own, opts(fmt.Sprintf("viewport_width=%d", dw-1)), false},
+		{"another height", own, opts(fmt.Sprintf("viewport_height=%d", dh+1)), false},
 		{"a scale of 2", own, opts("device_scale_factor=2"), false},
 		{"a window of another size, asked for", other, opts("viewport_width=1000&viewport_height=700"), true},
 		{"a window of another size, not asked for", other, opts(""), false},
