@@ -33,7 +33,7 @@ func readWindow(ctx context.Context) (window, error) {
 
 // learnWindow reads the window of a tab made as every prepared tab is (a
 // fresh browser context, about:blank) into inst.window, within ctx and at
-// most 10 s. The browser opens each such tab at its window size,
+// most 10 s, and then makes that tab the first prepared one. The browser opens each such tab at its window size,
 // pageshot's default viewport (see flags), so a capture with the default
 // options needs no emulation. When the window cannot be read, or is not
 // the default viewport (a window-size switch of the operator's own, a
@@ -47,11 +47,14 @@ func (inst *instance) learnWindow(ctx context.Context) {
 	if err == nil {
 		stop := context.AfterFunc(ctx, t.cancel) // a renderer that never answers
 		var w window
-		if w, err = readWindow(t.ctx); err == nil {
-			inst.window = w
-		}
+		w, err = readWindow(t.ctx)
 		stop()
-		t.dispose()
+		if err == nil {
+			inst.window = w
+			inst.ready <- t // the first prepared tab; ready has room, its fillers start later
+		} else {
+			t.dispose()
+		}
 	}
 	if err != nil {
 		log.Warn("could not read the browser's window; captures at the default viewport emulate their screen", "err", err)
