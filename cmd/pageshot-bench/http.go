@@ -35,8 +35,8 @@ import (
 //   - invalid key: a key that does not exist (401, then 429 once the
 //     client address's budget is spent);
 //
-// then captures of the perf page at concurrency 2 (captures/s, p50, PNG
-// size) beside the size of Chromium's own PNG of the same page. Each row
+// then captures of the perf page at 1, 2 and 4 at a time (captures/s, p50,
+// PNG size) beside the size of Chromium's own PNG of the same page. Each row
 // also gives the server process's CPU time per answer, and the captures
 // the CPU time of the server and its browser per capture, which the load
 // generator and the machine's other work do not blur.
@@ -50,7 +50,10 @@ type loadConfig struct {
 	clients  int
 	duration time.Duration
 	runs     int
-	captures int
+	// captures is how many captures of the perf page each server makes
+	// at each concurrency of captureClients.
+	captures       int
+	captureClients []int
 	// round is how many captures a server makes before the other takes
 	// its turn; there are at least four rounds.
 	round     int
@@ -102,8 +105,20 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
 	fs.IntVar(&c.runs, "runs", 3, "runs of every request kind; the report gives medians")
-	fs.IntVar(&c.captures, "captures", 20, "captures of the perf page at concurrency 2 (0: none)")
-	fs.IntVar(&c.round, "round", 10, "captures a server makes in its turn; each has at least 4 turns")
+	fs.IntVar(&c.captures, "captures", 20, "captures of the perf page a server makes at each concurrency (0: none)")
+	c.captureClients = []int{1, 2, 4}
+	fs.Func("capture-clients", "the concurrencies of the captures, comma-separated (default 1,2,4)", func(v string) error {
+		c.captureClients = nil
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				return fmt.Errorf("%q is not a number of clients", f)
+			}
+			c.captureClients = append(c.captureClients, n)
+		}
+		return nil
+	})
+	fs.IntVar(&c.round, "round", 20, "captures a server makes in its turn; each has at least 4 turns")
 	fs.Func("serve-arg", "add an argument to pageshot serve (repeatable)", func(v string) error {
 		c.serveArgs = append(c.serveArgs, v)
 		return nil
@@ -246,47 +261,16 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 			if err := warmUp(ctx, sv.ps, page.URL, config{warmup: 3, timeout: time.Minute}); err != nil {
 				return err
 			}
-		}
-		// In rounds of -round captures (ten by default), alternating, the order
-		// reversed every other round (A B B A …), so that a drift in
-		// the machine's speed hits every server alike.
-		rounds := max(4, cfg.captures/cfg.round)
-		rep.rounds = rounds
-		for i := range rounds {
-			order := slices.Clone(servers)
-			if i%2 == 1 {
-				slices.Reverse(order)
-			}
-			for _, sv := range order {
-				n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
-				pid := sv.ps.srv.cmd.Process.Pid
-				cpu0, err := proc.TreeCPUTime(pid)
-				if err != nil {
-					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
-				}
-				r := runLoad(ctx, sv.ps, page.URL, 2, n, time.Minute)
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				cpu1, err := proc.TreeCPUTime(pid)
-				if err != nil {
-					return fmt.Errorf("%s: CPU time: %w", sv.label, err)
-				}
-				sv.captureCPU += cpu1 - cpu0
-				t := turn{perSecond: r.throughput(), latencies: r.latencies}
-				if made := len(r.latencies) + len(r.failures); made > 0 {
-					t.cpuPerCapture = (cpu1 - cpu0) / time.Duration(made)
-				}
-				sv.turns = append(sv.turns, t) // one a turn, so that the servers' turns stay paired
-				logf("round %d %s: %d captures, %.2f/s, p50 %s, CPU %s", i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)), fmtMillis(cpu1-cpu0))
-				sv.captures = merge(sv.captures, r)
+			if _, err := quiesce(ctx, sv.ps.srv.cmd.Process.Pid); err != nil {
+				return fmt.Errorf("%s: CPU time: %w", sv.label, err)
 			}
 		}
-		for _, sv := range servers {
-			c := sv.captures
-			logf("%s captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", sv.label, c.throughput(),
-				fmtMillis(c.percentile(50)), c.medianSize(), len(c.failures))
-			rep.captures = append(rep.captures, labeled{sv.label, c, sv.captureCPU, sv.turns})
+		for _, clients := range cfg.captureClients {
+			level, err := captureTurns(ctx, servers, page.URL, clients, cfg)
+			if err != nil {
+				return err
+			}
+			rep.levels = append(rep.levels, level)
 		}
 		// Chromium's own PNG of the same page, at its default compression.
 		b, err := startBaseline(ctx, chrome.path)
@@ -312,16 +296,110 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 	return nil
 }
 
+// A server's turn of captures leaves work running after its last answer:
+// tabs disposed of, new ones prepared, renderers ending. quiesce waits for
+// it, so that it is charged to the turn that caused it and does not run
+// in the other server's turn. Without it, in short turns, a server whose
+// captures leave more behind came out cheaper than it is: in turns of two
+// captures, d8f7d97 (the build before the PNG packing) came to 299 ms of
+// CPU a capture without the wait and 359 ms with it.
+const (
+	quietWindow = 200 * time.Millisecond
+	quietCPU    = 20 * time.Millisecond // in a window: a tenth of a core
+	quietMax    = 5 * time.Second
+)
+
+// quiesce waits until the process tree of pid uses less than quietCPU in
+// quietWindow, or quietMax has passed, and returns its CPU time then.
+func quiesce(ctx context.Context, pid int) (time.Duration, error) {
+	cpu, err := proc.TreeCPUTime(pid)
+	if err != nil {
+		return 0, err
+	}
+	t := time.NewTicker(quietWindow)
+	defer t.Stop()
+	for end := time.Now().Add(quietMax); time.Now().Before(end); {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-t.C:
+		}
+		now, err := proc.TreeCPUTime(pid)
+		if err != nil {
+			return 0, err
+		}
+		if now-cpu < quietCPU {
+			return now, nil
+		}
+		cpu = now
+	}
+	return cpu, nil
+}
+
 // loadServer is one pageshot server of the load command.
 type loadServer struct {
 	label, bin string
 	ps         *pageshot
-	hit        string  // the target of the cached capture
-	captures   *result // of the perf page, every round merged
-	// captureCPU is the CPU time the server and its browser used
-	// during its rounds of captures.
-	captureCPU time.Duration
-	turns      []turn // at the captures, in order
+	hit        string // the target of the cached capture
+}
+
+// captureLevel is what the servers' captures of the perf page came to at
+// one concurrency.
+type captureLevel struct {
+	clients int
+	rounds  int
+	round   int       // captures a server makes in its turn, about
+	servers []labeled // in the order of the servers
+}
+
+// captureTurns has the servers capture the perf page at url, cfg.captures
+// each with clients at once, in rounds of about cfg.round captures a
+// server (at least four rounds), taking turns: the order reversed every
+// other round (A B B A …), so that a drift in the machine's speed hits
+// every server alike. Each turn ends when its server is quiet again (see
+// quiesce).
+func captureTurns(ctx context.Context, servers []*loadServer, url string, clients int, cfg loadConfig) (captureLevel, error) {
+	rounds := max(4, cfg.captures/max(cfg.round, clients))
+	level := captureLevel{clients: clients, rounds: rounds, round: cfg.captures / rounds, servers: make([]labeled, len(servers))}
+	for i, sv := range servers {
+		level.servers[i].label = sv.label
+	}
+	for i := range rounds {
+		order := slices.Clone(servers)
+		if i%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, sv := range order {
+			x := &level.servers[slices.Index(servers, sv)]
+			n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
+			pid := sv.ps.srv.cmd.Process.Pid
+			cpu0, err := proc.TreeCPUTime(pid)
+			if err != nil {
+				return level, fmt.Errorf("%s: CPU time: %w", sv.label, err)
+			}
+			r := runLoad(ctx, sv.ps, url, clients, n, time.Minute)
+			if err := ctx.Err(); err != nil {
+				return level, err
+			}
+			cpu1, err := quiesce(ctx, pid)
+			if err != nil {
+				return level, fmt.Errorf("%s: CPU time: %w", sv.label, err)
+			}
+			x.cpu += cpu1 - cpu0
+			t := turn{perSecond: r.throughput(), latencies: r.latencies}
+			if made := len(r.latencies) + len(r.failures); made > 0 {
+				t.cpuPerCapture = (cpu1 - cpu0) / time.Duration(made)
+			}
+			x.turns = append(x.turns, t) // one a turn, so that the servers' turns stay paired
+			logf("%d at once, round %d %s: %d captures, %.2f/s, p50 %s, CPU %s", clients, i+1, sv.label, len(r.latencies), r.throughput(), fmtMillis(r.percentile(50)), fmtMillis(cpu1-cpu0))
+			x.r = merge(x.r, r)
+		}
+	}
+	for _, x := range level.servers {
+		logf("%d at once, %s captures: %.2f/s, p50 %s, median PNG %d bytes, %d failed", clients, x.label, x.r.throughput(),
+			fmtMillis(x.r.percentile(50)), x.r.medianSize(), len(x.r.failures))
+	}
+	return level, nil
 }
 
 // labeled is a result with the server it came from.
@@ -497,9 +575,8 @@ type loadReport struct {
 	versions           []string
 	hitBytes           int
 	results            map[string][]*loadResult
-	order              []string // of the rows
-	captures           []labeled
-	rounds             int // the captures were made in, each server taking turns
+	order              []string       // of the rows
+	levels             []captureLevel // of the captures, one a concurrency
 	chromiumPNG        int
 	loadStart, loadEnd string
 }
@@ -538,10 +615,10 @@ func (r *loadReport) markdown() string {
 			fmtMillis(time.Duration(median(rs, func(x *loadResult) float64 { return float64(percentile(x.latencies, 99)) }))),
 			rps/bare, median(rs, (*loadResult).cpuPerRequest), strings.Join(runs, ", "), failed)
 	}
-	if len(r.captures) > 0 {
-		fmt.Fprintf(&b, "\nCaptures of the perf page (1280×800 PNG) at concurrency 2, in %d rounds, the servers taking turns:\n\n", r.rounds)
+	for _, l := range r.levels {
+		fmt.Fprintf(&b, "\nCaptures of the perf page (1280×800 PNG), %d at a time, in %d rounds of about %d a server, the servers taking turns, each turn ending once its server is quiet:\n\n", l.clients, l.rounds, l.round)
 		b.WriteString("| server | made | failed | captures/s | p50 | p90 | CPU per capture (server and browser) | median PNG | PNG / Chromium's own |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-		for _, x := range r.captures {
+		for _, x := range l.servers {
 			c := x.r
 			ratio := "–"
 			if r.chromiumPNG > 0 {
@@ -554,9 +631,9 @@ func (r *loadReport) markdown() string {
 			fmt.Fprintf(&b, "| %s | %d | %d | %.2f | %s | %s | %s | %d B | %s |\n", x.label, len(c.latencies), len(c.failures),
 				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), perCapture, c.medianSize(), ratio)
 		}
-		if len(r.captures) == 2 {
-			b.WriteString(r.pairedLine())
-		}
+		b.WriteString(l.pairedLine())
+	}
+	if len(r.levels) > 0 {
 		fmt.Fprintf(&b, "\nChromium's own PNG of the page (default compression): %d B.\n", r.chromiumPNG)
 	}
 	return b.String()
@@ -564,10 +641,13 @@ func (r *loadReport) markdown() string {
 
 // pairedLine compares the first server's captures with the second's,
 // with how sure the difference is: the turns paired for throughput and
-// CPU, the pairs of turns resampled for the p50. "" when there is too
-// little to compare.
-func (r *loadReport) pairedLine() string {
-	a, b := r.captures[1], r.captures[0] // compared, then pageshot
+// CPU, the pairs of turns resampled for the p50. "" when there are not
+// two servers, or too little to compare.
+func (l captureLevel) pairedLine() string {
+	if len(l.servers) != 2 {
+		return ""
+	}
+	a, b := l.servers[1], l.servers[0] // compared, then pageshot
 	field := func(l labeled, f func(turn) float64) []float64 {
 		v := make([]float64, len(l.turns))
 		for i, t := range l.turns {
@@ -585,14 +665,8 @@ func (r *loadReport) pairedLine() string {
 	if dropped > 0 {
 		left = fmt.Sprintf("; %d pairs left out, a turn of them with no capture made", dropped)
 	}
-	yes := func(c change) string {
-		if c.within(0.05) {
-			return "within ±5%"
-		}
-		return "not all within ±5%"
-	}
 	return fmt.Sprintf("\n%s against %s: captures/s %s, %s; p50 %s, %s; CPU per capture %s. "+
 		"Captures/s and CPU per capture are compared turn by turn (%d pairs%s; the geometric mean of their ratios), "+
 		"the p50 by resampling the pairs of turns.\n",
-		b.label, a.label, rate, yes(rate), p50, yes(p50), cpu, pairs, left)
+		b.label, a.label, rate, rate.worse(0.05, true), p50, p50.worse(0.05, false), cpu, pairs, left)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,8 +14,16 @@ func TestParseLoadFlags(t *testing.T) {
 	if err != nil || c.clients != 8 || c.duration != 2*time.Second || c.runs != 5 || c.compare != "old" || c.captures != 20 {
 		t.Errorf("%+v %v", c, err)
 	}
-	if _, err := parseLoadFlags([]string{"-clients", "0"}); err == nil {
-		t.Error("-clients 0 accepted")
+	if !slices.Equal(c.captureClients, []int{1, 2, 4}) || c.round != 20 {
+		t.Errorf("captures at %v in rounds of %d, want 1, 2 and 4 in rounds of 20", c.captureClients, c.round)
+	}
+	if c, err := parseLoadFlags([]string{"-capture-clients", "2, 8"}); err != nil || !slices.Equal(c.captureClients, []int{2, 8}) {
+		t.Errorf("-capture-clients 2,8: %v %v", c.captureClients, err)
+	}
+	for _, bad := range [][]string{{"-clients", "0"}, {"-capture-clients", "0"}, {"-capture-clients", "two"}} {
+		if _, err := parseLoadFlags(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
 	}
 }
 

@@ -23,8 +23,25 @@ func (c change) String() string {
 	return fmt.Sprintf("%+.1f%% (95%% interval %+.1f%% to %+.1f%%)", 100*c.mid, 100*c.lo, 100*c.hi)
 }
 
-// within reports whether the whole interval lies within ±bound.
-func (c change) within(bound float64) bool { return c.lo >= -bound && c.hi <= bound }
+// worse tells how sure c is to be more than bound worse (less when
+// higher is better, more when lower is): "no more than 5% worse" when the
+// whole interval says it is not, "more than 5% worse" when the whole
+// interval says it is, "possibly more than 5% worse" in between; bound
+// 0.05 gives these words.
+func (c change) worse(bound float64, higherIsBetter bool) string {
+	worst, best := c.hi, c.lo
+	if higherIsBetter {
+		worst, best = -c.lo, -c.hi
+	}
+	pct := fmt.Sprintf("%.0f%%", 100*bound)
+	switch {
+	case worst <= bound:
+		return "no more than " + pct + " worse"
+	case best > bound:
+		return "more than " + pct + " worse"
+	}
+	return "possibly more than " + pct + " worse"
+}
 
 // pairedChange compares two servers that took turns: the mean of
 // ln(b[i]/a[i]) over the turns i, with Student's t interval, taken back

@@ -19,8 +19,17 @@ func TestPairedChange(t *testing.T) {
 	if !ok || pairs != 6 || dropped != 0 || math.Abs(c.mid+0.05) > 1e-9 || math.Abs(c.lo-c.mid) > 1e-9 || math.Abs(c.hi-c.mid) > 1e-9 {
 		t.Errorf("5%% less in every turn: %v, %d pairs, %d dropped, %v", c, pairs, dropped, ok)
 	}
-	if !c.within(0.05+1e-9) || c.within(0.04) {
-		t.Errorf("%v within ±5%% and not within ±4%%", c)
+	if got := c.worse(0.05+1e-9, true); got != "no more than 5% worse" {
+		t.Errorf("%v of a rate against 5%%: %s", c, got)
+	}
+	if got := c.worse(0.04, true); got != "more than 4% worse" {
+		t.Errorf("%v of a rate against 4%%: %s", c, got)
+	}
+	if got := c.worse(0.04, false); got != "no more than 4% worse" {
+		t.Errorf("%v of a latency against 4%%: %s", c, got)
+	}
+	if got := (change{mid: 0.04, lo: 0.01, hi: 0.07}).worse(0.05, false); got != "possibly more than 5% worse" {
+		t.Errorf("a latency +1%% to +7%% against 5%%: %s", got)
 	}
 	c, _, _, ok = pairedChange(a, noisy)
 	if !ok || c.lo >= c.mid || c.hi <= c.mid || c.lo > -0.05 || c.hi < -0.05 || c.hi-c.lo > 0.2 {
@@ -77,18 +86,21 @@ func TestPairedLine(t *testing.T) {
 		}
 		return ts
 	}
-	r := &loadReport{captures: []labeled{
+	l := captureLevel{clients: 2, servers: []labeled{
 		{label: "pageshot", turns: turns(3.0, 500*time.Millisecond, 550*time.Millisecond, 20)},
 		{label: "compared", turns: turns(3.3, 450*time.Millisecond, 500*time.Millisecond, 20)},
 	}}
-	line := r.pairedLine()
-	for _, want := range []string{"pageshot against compared", "captures/s -9.1%", "95% interval", "not all within ±5%", "CPU per capture +11.1%", "20 pairs"} {
+	line := l.pairedLine()
+	for _, want := range []string{"pageshot against compared", "captures/s -9.1%", "95% interval", "captures/s -9.1% (95% interval", "more than 5% worse; p50", "CPU per capture +11.1%", "20 pairs"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)
 		}
 	}
-	r.captures[0].turns, r.captures[1].turns = r.captures[0].turns[:1], r.captures[1].turns[:1]
-	if line := r.pairedLine(); line != "" {
+	if line := (captureLevel{servers: l.servers[:1]}).pairedLine(); line != "" {
+		t.Errorf("one server: %q", line)
+	}
+	l.servers[0].turns, l.servers[1].turns = l.servers[0].turns[:1], l.servers[1].turns[:1]
+	if line := l.pairedLine(); line != "" {
 		t.Errorf("one turn each: %q", line)
 	}
 }
