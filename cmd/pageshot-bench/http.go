@@ -54,8 +54,8 @@ type loadConfig struct {
 	// at each concurrency of captureClients.
 	captures       int
 	captureClients []int
-	// round is how many captures a server makes before the other takes
-	// its turn; there are at least four rounds.
+	// round is about how many captures a server makes before the other
+	// takes its turn (see turnSizes).
 	round     int
 	serveArgs []string
 }
@@ -105,20 +105,13 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "length of each measurement")
 	fs.IntVar(&c.runs, "runs", 3, "runs of every request kind; the report gives medians")
-	fs.IntVar(&c.captures, "captures", 20, "captures of the perf page a server makes at each concurrency (0: none)")
+	fs.IntVar(&c.captures, "captures", 80, "captures of the perf page a server makes at each concurrency (0: none)")
 	c.captureClients = []int{1, 2, 4}
-	fs.Func("capture-clients", "the concurrencies of the captures, comma-separated (default 1,2,4)", func(v string) error {
-		c.captureClients = nil
-		for f := range strings.SplitSeq(v, ",") {
-			n, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || n < 1 {
-				return fmt.Errorf("%q is not a number of clients", f)
-			}
-			c.captureClients = append(c.captureClients, n)
-		}
-		return nil
+	fs.Func("capture-clients", "the concurrencies of the captures, comma-separated; replaces the default 1,2,4", func(v string) (err error) {
+		c.captureClients, err = parseLevels(v)
+		return err
 	})
-	fs.IntVar(&c.round, "round", 20, "captures a server makes in its turn; each has at least 4 turns")
+	fs.IntVar(&c.round, "round", 20, "captures a server makes in its turn, about; each has at least 4 turns")
 	fs.Func("serve-arg", "add an argument to pageshot serve (repeatable)", func(v string) error {
 		c.serveArgs = append(c.serveArgs, v)
 		return nil
@@ -128,6 +121,9 @@ func parseLoadFlags(args []string) (loadConfig, error) {
 	}
 	if c.clients < 1 || c.runs < 1 || c.duration <= 0 || c.captures < 0 || c.round < 1 {
 		return c, errors.New("-clients, -runs and -round must be at least 1, -duration positive, -captures not negative")
+	}
+	if most := slices.Max(c.captureClients); c.captures > 0 && c.captures < 4*most {
+		return c, fmt.Errorf("-captures must be 0 or at least %d: four turns of %d at once", 4*most, most)
 	}
 	return c, nil
 }
@@ -261,7 +257,7 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 			if err := warmUp(ctx, sv.ps, page.URL, config{warmup: 3, timeout: time.Minute}); err != nil {
 				return err
 			}
-			if _, err := quiesce(ctx, sv.ps.srv.cmd.Process.Pid); err != nil {
+			if _, _, err := quiesce(ctx, sv.ps.srv.cmd.Process.Pid); err != nil {
 				return fmt.Errorf("%s: CPU time: %w", sv.label, err)
 			}
 		}
@@ -301,8 +297,8 @@ func runHTTPLoad(ctx context.Context, args []string) error {
 // it, so that it is charged to the turn that caused it and does not run
 // in the other server's turn. Without it, in short turns, a server whose
 // captures leave more behind came out cheaper than it is: in turns of two
-// captures, d8f7d97 (the build before the PNG packing) came to 299 ms of
-// CPU a capture without the wait and 359 ms with it.
+// captures, this build came to 1.1% less CPU a capture than d8f7d97 (the
+// build before the PNG packing) without the wait, and 8.8% less with it.
 const (
 	quietWindow = 200 * time.Millisecond
 	quietCPU    = 20 * time.Millisecond // in a window: a tenth of a core
@@ -310,30 +306,35 @@ const (
 )
 
 // quiesce waits until the process tree of pid uses less than quietCPU in
-// quietWindow, or quietMax has passed, and returns its CPU time then.
-func quiesce(ctx context.Context, pid int) (time.Duration, error) {
-	cpu, err := proc.TreeCPUTime(pid)
-	if err != nil {
-		return 0, err
+// a quietWindow, and returns its CPU time then, with quiet true; after
+// quietMax it returns the CPU time with quiet false. The turn's CPU
+// includes what the wait saw, its time does not: a turn's captures/s is
+// its captures over the time until its last answer. It returns ctx's
+// error when ctx ends first.
+func quiesce(ctx context.Context, pid int) (cpu time.Duration, quiet bool, err error) {
+	if cpu, err = proc.TreeCPUTime(pid); err != nil {
+		return 0, false, err
 	}
 	t := time.NewTicker(quietWindow)
 	defer t.Stop()
 	for end := time.Now().Add(quietMax); time.Now().Before(end); {
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, false, ctx.Err()
 		case <-t.C:
 		}
 		now, err := proc.TreeCPUTime(pid)
 		if err != nil {
-			return 0, err
+			return 0, false, err
 		}
-		if now-cpu < quietCPU {
-			return now, nil
+		// A sum that went down (a child ended between the listing and
+		// its read) says nothing of quiet.
+		if now >= cpu && now-cpu < quietCPU {
+			return now, true, nil
 		}
-		cpu = now
+		cpu = max(cpu, now)
 	}
-	return cpu, nil
+	return cpu, false, nil
 }
 
 // loadServer is one pageshot server of the load command.
@@ -350,28 +351,43 @@ type captureLevel struct {
 	rounds  int
 	round   int       // captures a server makes in its turn, about
 	servers []labeled // in the order of the servers
+	unquiet int       // turns whose server was still busy quietMax after them
+}
+
+// turnSizes splits captures into the turns of one server: about round
+// captures each, and never fewer than clients, so that the turn runs
+// clients at once; at least four turns, and an even number of them, so
+// that with the order reversed every other round (A B B A …) each server
+// goes first as often as the other. captures is at least 4×clients (see
+// parseLoadFlags).
+func turnSizes(captures, round, clients int) []int {
+	rounds := max(4, captures/max(round, clients))
+	rounds -= rounds % 2
+	sizes := make([]int, rounds)
+	for i := range sizes {
+		sizes[i] = captures*(i+1)/rounds - captures*i/rounds
+	}
+	return sizes
 }
 
 // captureTurns has the servers capture the perf page at url, cfg.captures
-// each with clients at once, in rounds of about cfg.round captures a
-// server (at least four rounds), taking turns: the order reversed every
-// other round (A B B A …), so that a drift in the machine's speed hits
-// every server alike. Each turn ends when its server is quiet again (see
-// quiesce).
+// each with clients at once, in the turns of turnSizes, taking turns: the
+// order reversed every other round, so that a drift in the machine's
+// speed hits every server alike. Each turn ends when its server is quiet
+// again (see quiesce).
 func captureTurns(ctx context.Context, servers []*loadServer, url string, clients int, cfg loadConfig) (captureLevel, error) {
-	rounds := max(4, cfg.captures/max(cfg.round, clients))
-	level := captureLevel{clients: clients, rounds: rounds, round: cfg.captures / rounds, servers: make([]labeled, len(servers))}
+	sizes := turnSizes(cfg.captures, cfg.round, clients)
+	level := captureLevel{clients: clients, rounds: len(sizes), round: cfg.captures / len(sizes), servers: make([]labeled, len(servers))}
 	for i, sv := range servers {
 		level.servers[i].label = sv.label
 	}
-	for i := range rounds {
-		order := slices.Clone(servers)
+	for i, n := range sizes {
+		order := []int{0, 1}[:len(servers)] // one server, or two with -compare
 		if i%2 == 1 {
 			slices.Reverse(order)
 		}
-		for _, sv := range order {
-			x := &level.servers[slices.Index(servers, sv)]
-			n := cfg.captures*(i+1)/rounds - cfg.captures*i/rounds
+		for _, j := range order {
+			sv, x := servers[j], &level.servers[j]
 			pid := sv.ps.srv.cmd.Process.Pid
 			cpu0, err := proc.TreeCPUTime(pid)
 			if err != nil {
@@ -381,9 +397,13 @@ func captureTurns(ctx context.Context, servers []*loadServer, url string, client
 			if err := ctx.Err(); err != nil {
 				return level, err
 			}
-			cpu1, err := quiesce(ctx, pid)
+			cpu1, quiet, err := quiesce(ctx, pid)
 			if err != nil {
 				return level, fmt.Errorf("%s: CPU time: %w", sv.label, err)
+			}
+			if !quiet {
+				logf("%d at once, round %d %s: still busy %s after its last answer", clients, i+1, sv.label, quietMax)
+				level.unquiet++
 			}
 			x.cpu += cpu1 - cpu0
 			t := turn{perSecond: r.throughput(), latencies: r.latencies}
@@ -632,6 +652,9 @@ func (r *loadReport) markdown() string {
 				c.throughput(), fmtMillis(c.percentile(50)), fmtMillis(c.percentile(90)), perCapture, c.medianSize(), ratio)
 		}
 		b.WriteString(l.pairedLine())
+		if l.unquiet > 0 {
+			fmt.Fprintf(&b, "\n%d turns ended with their server still busy %s after its last answer.\n", l.unquiet, quietMax)
+		}
 	}
 	if len(r.levels) > 0 {
 		fmt.Fprintf(&b, "\nChromium's own PNG of the page (default compression): %d B.\n", r.chromiumPNG)

@@ -148,7 +148,7 @@ func parseFlags(args []string) (config, error) {
 	cfg.key = cmp.Or(cfg.key, os.Getenv("PAGESHOT_BENCH_KEY"))
 	var err error
 	if cfg.levels, err = parseLevels(*levels); err != nil {
-		return cfg, err
+		return cfg, fmt.Errorf("-levels: %w", err)
 	}
 	return cfg, cfg.validate()
 }
@@ -185,7 +185,7 @@ func parseLevels(s string) ([]int, error) {
 	for f := range strings.SplitSeq(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
-			return nil, fmt.Errorf("bad concurrency level %q in -levels", f)
+			return nil, fmt.Errorf("bad concurrency level %q", f)
 		}
 		levels = append(levels, n)
 	}

@@ -28,8 +28,20 @@ func TestPairedChange(t *testing.T) {
 	if got := c.worse(0.04, false); got != "no more than 4% worse" {
 		t.Errorf("%v of a latency against 4%%: %s", c, got)
 	}
-	if got := (change{mid: 0.04, lo: 0.01, hi: 0.07}).worse(0.05, false); got != "possibly more than 5% worse" {
-		t.Errorf("a latency +1%% to +7%% against 5%%: %s", got)
+	for _, c := range []struct {
+		c              change
+		higherIsBetter bool
+		want           string
+	}{
+		{change{0.04, 0.01, 0.07}, false, "possibly more than 5% worse"},
+		{change{0.07, 0.06, 0.08}, false, "more than 5% worse"},
+		{change{-0.04, -0.07, -0.01}, true, "possibly more than 5% worse"},
+		{change{0.08, 0.06, 0.10}, true, "no more than 5% worse"},
+		{change{-0.08, -0.10, -0.06}, false, "no more than 5% worse"},
+	} {
+		if got := c.c.worse(0.05, c.higherIsBetter); got != c.want {
+			t.Errorf("%v, higher is better %v: %q, want %q", c.c, c.higherIsBetter, got, c.want)
+		}
 	}
 	c, _, _, ok = pairedChange(a, noisy)
 	if !ok || c.lo >= c.mid || c.hi <= c.mid || c.lo > -0.05 || c.hi < -0.05 || c.hi-c.lo > 0.2 {
@@ -91,7 +103,7 @@ func TestPairedLine(t *testing.T) {
 		{label: "compared", turns: turns(3.3, 450*time.Millisecond, 500*time.Millisecond, 20)},
 	}}
 	line := l.pairedLine()
-	for _, want := range []string{"pageshot against compared", "captures/s -9.1%", "95% interval", "captures/s -9.1% (95% interval", "more than 5% worse; p50", "CPU per capture +11.1%", "20 pairs"} {
+	for _, want := range []string{"pageshot against compared", "captures/s -9.1%", "), more than 5% worse; p50 +", "), more than 5% worse; CPU per capture +11.1%", "20 pairs"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("%q lacks %q", line, want)
 		}
