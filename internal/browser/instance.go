@@ -36,14 +36,15 @@ type instance struct {
 
 	ready chan *tab // prepared tabs, each in a fresh browser context
 	// changed wakes the fillers waiting to prepare a tab (see
-	// waitToPrepare) when a capture takes a tab or ends: one value for
-	// each filler.
+	// waitToPrepare): one value for each filler, sent by wake.
 	changed  chan struct{}
 	quit     chan struct{}
 	fillers  sync.WaitGroup
 	inflight sync.WaitGroup
-	// busy counts the tabs taken and not yet disposed of: the pages that
-	// may be running. The memory watch has nothing to look at without one.
+	// busy counts the captures taking or holding a tab, until the tab is
+	// disposed of: the pages that may be running. The memory watch has
+	// nothing to look at without one; a filler waits for none (see
+	// mayPrepare).
 	busy     atomic.Int64
 	captures atomic.Int64
 	retired  sync.Once
@@ -131,7 +132,7 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 		allocCancel: allocCancel,
 		lost:        c.Browser.LostConnection,
 		ready:       make(chan *tab, p.cfg.Concurrency),
-		changed:     make(chan struct{}, min(p.cfg.Concurrency, 2)), // one a filler
+		changed:     make(chan struct{}, fillers(p.cfg.Concurrency)),
 		quit:        make(chan struct{}),
 		mem:         mem,
 		box:         b,
@@ -157,7 +158,7 @@ func (p *Pool) launchIn(ctx context.Context, b *box) (*instance, error) {
 	inst.userAgent = strings.Replace(ver.UserAgent, "HeadlessChrome", "Chrome", 1)
 	inst.learnWindow(ctx)
 
-	for range cap(inst.changed) { // two fillers; one when Concurrency is 1
+	for range fillers(p.cfg.Concurrency) {
 		inst.fillers.Add(1)
 		go inst.fill()
 	}
@@ -177,7 +178,13 @@ func (inst *instance) isLost() bool {
 	}
 }
 
-// fill keeps inst.ready stocked with prepared tabs until inst retires.
+// fillers is how many goroutines prepare tabs for a browser whose
+// captures run concurrency at once: two, so that the stock is refilled
+// at the pace two captures take it, and one when one capture runs.
+func fillers(concurrency int) int { return min(concurrency, 2) }
+
+// fill keeps inst.ready stocked with prepared tabs, whenever mayPrepare,
+// until inst retires.
 func (inst *instance) fill() {
 	defer inst.fillers.Done()
 	for {
@@ -185,6 +192,9 @@ func (inst *instance) fill() {
 			return
 		}
 		t, err := inst.newTab()
+		if prepareHook != nil {
+			prepareHook(prepareEvent{inst: inst, done: true})
+		}
 		if err != nil {
 			if inst.isLost() {
 				return
@@ -207,17 +217,20 @@ func (inst *instance) fill() {
 }
 
 // mayPrepare reports whether a filler may prepare a tab now: when no
-// capture runs, or when fewer tabs are ready than captures may run at
-// once. Preparing a tab (a browser context, a renderer, its set-up) takes
-// the browser's main thread and a core from the captures that run; with
-// the stock full it waits until they end. Measured on the perf page, two
-// captures sent together to an idle server came back 19% sooner (p50)
-// than when their two replacements were prepared beside them.
-func (inst *instance) mayPrepare() bool {
-	return inst.busy.Load() == 0 || len(inst.ready) < cap(inst.ready)
+// capture takes or holds a tab (busy, until the tab is disposed of, which
+// is the browser's work too), or when fewer tabs are in ready than
+// captures may run at once. Preparing a tab (a browser context, a
+// renderer, its set-up) takes the browser's main thread and a core from
+// the captures that run, so with ready full it waits for them; see
+// BENCHMARKS.md, "Seventh pass" (bursts of captures on an idle server).
+// It returns what it saw.
+func (inst *instance) mayPrepare() (busy int64, ready int, ok bool) {
+	busy, ready = inst.busy.Load(), len(inst.ready)
+	return busy, ready, busy == 0 || ready < cap(inst.ready)
 }
 
-// waitToPrepare waits until mayPrepare; false when inst retires first.
+// waitToPrepare waits until mayPrepare, and calls prepareHook then; false
+// when inst retires first.
 func (inst *instance) waitToPrepare() bool {
 	for {
 		select {
@@ -225,9 +238,9 @@ func (inst *instance) waitToPrepare() bool {
 			return false
 		default:
 		}
-		if inst.mayPrepare() {
+		if busy, ready, ok := inst.mayPrepare(); ok {
 			if prepareHook != nil {
-				prepareHook(inst)
+				prepareHook(prepareEvent{inst: inst, busy: busy, ready: ready})
 			}
 			return true
 		}
@@ -239,12 +252,27 @@ func (inst *instance) waitToPrepare() bool {
 	}
 }
 
-// prepareHook, when set (by tests), is called as a filler starts to
-// prepare a tab.
-var prepareHook func(*instance)
+// prepareEvent is a filler's preparation of a tab as prepareHook sees it:
+// its start, with what mayPrepare saw, or its end (done).
+type prepareEvent struct {
+	inst  *instance
+	busy  int64
+	ready int
+	done  bool
+}
 
-// wake tells the waiting fillers that mayPrepare may have changed: it
-// fills changed, so that each filler rechecks after the change.
+// prepareHook, when set, is called at the start and the end of each
+// attempt to prepare a tab. For tests: set it only while no Pool runs,
+// as the fillers read it unsynchronised.
+var prepareHook func(prepareEvent)
+
+// wake tells the waiting fillers that mayPrepare may have changed. Every
+// change that can make it true (busy down to 0, a tab taken from ready)
+// calls it after the change. It fills changed: a filler that takes a
+// value rechecks after the change, and a full changed has no filler
+// blocked on it. Start's look at the first tab and kill's drain of ready
+// need none: the first puts the tab back, the second runs once the
+// fillers have ended.
 func (inst *instance) wake() {
 	for range cap(inst.changed) {
 		select {
@@ -258,15 +286,21 @@ func (inst *instance) wake() {
 // take returns a prepared tab, waiting for one if none is ready.
 func (inst *instance) take(ctx context.Context) (*tab, error) {
 	inst.inflight.Add(1)
+	// Counted busy before the tab leaves ready, so that no filler sees an
+	// idle browser in between.
+	inst.busy.Add(1)
 	select {
 	case t := <-inst.ready:
-		inst.busy.Add(1)
 		inst.wake()
 		return t, nil
 	case <-inst.lost:
+		inst.busy.Add(-1)
+		inst.wake()
 		inst.inflight.Done()
 		return nil, errBrowserLost
 	case <-ctx.Done():
+		inst.busy.Add(-1)
+		inst.wake()
 		inst.inflight.Done()
 		return nil, ctx.Err()
 	}

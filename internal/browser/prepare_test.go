@@ -17,63 +17,72 @@ type anyURL struct{}
 
 func (anyURL) CheckURL(context.Context, *url.URL) error { return nil }
 
-// TestPrepareBetweenCaptures: with its stock of tabs full, the browser
-// prepares no tab while a capture runs, and stocks up again once the
-// captures end. Real Chromium, two captures at once.
+// TestPrepareBetweenCaptures: with ready full, the browser prepares no tab
+// while captures run, and stocks up again once they end; with ready short
+// of tabs, it prepares one while captures run. Real Chromium, two captures
+// at once.
 func TestPrepareBetweenCaptures(t *testing.T) {
 	if _, err := FindChrome(); err != nil {
 		t.Fatal(err) // make setup installs it
 	}
-	type start struct {
-		busy    int64
-		stocked bool
-	}
-	var (
-		mu     sync.Mutex
-		starts []start
-	)
-	prepareHook = func(inst *instance) {
-		mu.Lock()
-		starts = append(starts, start{inst.busy.Load(), len(inst.ready) == cap(inst.ready)})
-		mu.Unlock()
-	}
-	t.Cleanup(func() { prepareHook = nil })
-	prepared := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(starts)
-	}
-
 	p, err := New(Config{Guard: anyURL{}, Concurrency: 2, FastPNG: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	var (
+		mu     sync.Mutex
+		starts []prepareEvent // of p's browser
+		ended  int
+	)
+	prepareHook = func(ev prepareEvent) {
+		if ev.inst.pool != p {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if ev.done {
+			ended++
+		} else {
+			starts = append(starts, ev)
+		}
+	}
 	ctx := t.Context()
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = p.Stop(sctx)
+		prepareHook = nil // once no filler runs
+	})
 	if err := p.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = p.Stop(context.Background()) })
 	inst, err := p.current(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The stock is full when ready is, and each of the two fillers holds
-	// a tab it cannot hand over: four tabs prepared after the launch's
-	// own (which goes to ready first).
+	counts := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(starts), ended
+	}
+	// The stock is full when ready is and each of the two fillers holds a
+	// tab it cannot hand over: three tabs prepared after the launch's own,
+	// which goes to ready first, none being prepared.
 	full := func(n int) {
 		t.Helper()
 		for deadline := time.Now().Add(30 * time.Second); ; {
-			if len(inst.ready) == cap(inst.ready) && inst.busy.Load() == 0 && prepared() >= n {
+			s, e := counts()
+			if len(inst.ready) == cap(inst.ready) && inst.busy.Load() == 0 && s >= n && e == s {
 				return
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("stock not full: %d of %d ready, %d busy, %d prepared (want %d)", len(inst.ready), cap(inst.ready), inst.busy.Load(), prepared(), n)
+				t.Fatalf("stock not full: %d of %d ready, %d busy, %d preparations started and %d ended (want %d)", len(inst.ready), cap(inst.ready), inst.busy.Load(), s, e, n)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	full(3)
-	before := prepared()
+	before, _ := counts()
 
 	opts, err := pageshot.ParseOptions(pageshot.QueryOptions(url.Values{"html": {`<body style="margin:0;background:#0a0"><p>hello</p>`}}), pageshot.Limits{})
 	if err != nil {
@@ -100,12 +109,45 @@ func TestPrepareBetweenCaptures(t *testing.T) {
 	wg.Wait()
 	// Both tabs taken are replaced once the captures end.
 	full(before + 2)
-
 	mu.Lock()
-	defer mu.Unlock()
 	for i, s := range starts {
-		if s.busy > 0 && s.stocked {
-			t.Errorf("tab %d was prepared while %d captures ran with the stock full", i+1, s.busy)
+		if s.busy > 0 && s.ready == cap(inst.ready) {
+			t.Errorf("preparation %d started while %d captures ran with ready full", i+1, s.busy)
 		}
 	}
+	mu.Unlock()
+
+	// Three tabs taken and held, as by three captures at once: the
+	// fillers' two fill ready again, the third leaves it short, and a tab
+	// is prepared while the three run.
+	before, _ = counts()
+	var held []*tab
+	t.Cleanup(func() { // before Stop, which waits for them
+		for _, tb := range held {
+			inst.done(tb)
+		}
+	})
+	for range 3 {
+		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		tb, err := inst.take(tctx)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, tb)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		if s, _ := counts(); s > before {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no tab prepared with %d of %d ready and %d captures running", len(inst.ready), cap(inst.ready), inst.busy.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	if s := starts[before]; s.busy == 0 || s.ready == cap(inst.ready) {
+		t.Errorf("the preparation started with %d busy and %d ready, want captures running and ready short", s.busy, s.ready)
+	}
+	mu.Unlock()
 }
