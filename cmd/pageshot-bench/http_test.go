@@ -83,8 +83,9 @@ func TestTurnSizes(t *testing.T) {
 	}
 }
 
-// TestQuiesce: an idle process tree is quiet within a few windows, and a
-// context that ends stops the wait.
+// TestQuiesce: an idle process tree is quiet within a few windows, a busy
+// one is given up on after quietMax with its CPU counted, and a context
+// that ends stops the wait.
 func TestQuiesce(t *testing.T) {
 	cmd := exec.Command("sleep", "30")
 	if err := cmd.Start(); err != nil {
@@ -99,5 +100,15 @@ func TestQuiesce(t *testing.T) {
 	cancel()
 	if _, _, err := quiesce(ctx, cmd.Process.Pid); !errors.Is(err, context.Canceled) {
 		t.Errorf("ended context: %v", err)
+	}
+
+	spin := exec.Command("sh", "-c", "while :; do :; done")
+	if err := spin.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = spin.Process.Kill(); _ = spin.Wait() }()
+	cpu, quiet, err = quiesce(t.Context(), spin.Process.Pid)
+	if err != nil || quiet || cpu < quietMax/10 {
+		t.Errorf("a busy loop: CPU %v, quiet %v, %v; want not quiet, with the CPU of its %v", cpu, quiet, err, quietMax)
 	}
 }

@@ -33,9 +33,9 @@ func readWindow(ctx context.Context) (window, error) {
 
 // learnWindow reads the window of a tab made as every prepared tab is (a
 // fresh browser context, about:blank) into inst.window, within ctx and at
-// most 10 s, and then makes that tab the first prepared one. The browser opens each such tab at its window size,
-// pageshot's default viewport (see flags), so a capture with the default
-// options needs no emulation. When the window cannot be read, or is not
+// most 10 s, and then makes that tab the first prepared one. The browser
+// opens each such tab at its window size, pageshot's default viewport
+// (see flags), so a capture with the default options needs no emulation. When the window cannot be read, or is not
 // the default viewport (a window-size switch of the operator's own, a
 // browser that adds toolbars), captures at the default viewport emulate
 // their screen, as they must, and the log says so.

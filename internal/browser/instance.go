@@ -192,6 +192,13 @@ func (inst *instance) fill() {
 			return
 		}
 		t, err := inst.newTab()
+		if err == nil {
+			select {
+			case inst.ready <- t:
+				t = nil // handed over
+			default: // ready is full: t waits for room below
+			}
+		}
 		if prepareHook != nil {
 			prepareHook(prepareEvent{inst: inst, done: true})
 		}
@@ -205,6 +212,9 @@ func (inst *instance) fill() {
 			case <-time.After(100 * time.Millisecond):
 			}
 			inst.pool.log.Warn("prepare tab", "err", err)
+			continue
+		}
+		if t == nil {
 			continue
 		}
 		select {
@@ -253,7 +263,9 @@ func (inst *instance) waitToPrepare() bool {
 }
 
 // prepareEvent is a filler's preparation of a tab as prepareHook sees it:
-// its start, with what mayPrepare saw, or its end (done).
+// its start, with what mayPrepare saw, or its end (done): the tab in
+// ready, or in the filler's hands because ready is full, or the attempt
+// failed.
 type prepareEvent struct {
 	inst  *instance
 	busy  int64

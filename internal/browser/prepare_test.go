@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pageshot/pageshot"
+	"github.com/pageshot/pageshot/internal/waittest"
 )
 
 // anyURL lets every URL through; the captures here are of html.
@@ -30,21 +31,23 @@ func TestPrepareBetweenCaptures(t *testing.T) {
 		t.Fatal(err)
 	}
 	var (
-		mu     sync.Mutex
-		starts []prepareEvent // of p's browser
-		ended  int
+		mu      sync.Mutex
+		starts  []prepareEvent // of p's browser
+		ended   int
+		changed waittest.Cond
 	)
 	prepareHook = func(ev prepareEvent) {
 		if ev.inst.pool != p {
 			return
 		}
 		mu.Lock()
-		defer mu.Unlock()
 		if ev.done {
 			ended++
 		} else {
 			starts = append(starts, ev)
 		}
+		mu.Unlock()
+		changed.Changed()
 	}
 	ctx := t.Context()
 	t.Cleanup(func() {
@@ -67,18 +70,19 @@ func TestPrepareBetweenCaptures(t *testing.T) {
 	}
 	// The stock is full when ready is and each of the two fillers holds a
 	// tab it cannot hand over: three tabs prepared after the launch's own,
-	// which goes to ready first, none being prepared.
+	// which goes to ready first, none being prepared. A preparation ends
+	// (done) once its tab is in ready or waits for room, and the last
+	// ones start after the captures are over, so each change to this
+	// state comes with an event of the hook.
 	full := func(n int) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); ; {
+		ok := changed.Wait(30*time.Second, func() bool {
 			s, e := counts()
-			if len(inst.ready) == cap(inst.ready) && inst.busy.Load() == 0 && s >= n && e == s {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("stock not full: %d of %d ready, %d busy, %d preparations started and %d ended (want %d)", len(inst.ready), cap(inst.ready), inst.busy.Load(), s, e, n)
-			}
-			time.Sleep(10 * time.Millisecond)
+			return len(inst.ready) == cap(inst.ready) && inst.busy.Load() == 0 && s >= n && e == s
+		})
+		if !ok {
+			s, e := counts()
+			t.Fatalf("stock not full: %d of %d ready, %d busy, %d preparations started and %d ended (want %d)", len(inst.ready), cap(inst.ready), inst.busy.Load(), s, e, n)
 		}
 	}
 	full(3)
@@ -136,14 +140,8 @@ func TestPrepareBetweenCaptures(t *testing.T) {
 		}
 		held = append(held, tb)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		if s, _ := counts(); s > before {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no tab prepared with %d of %d ready and %d captures running", len(inst.ready), cap(inst.ready), inst.busy.Load())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !changed.Wait(30*time.Second, func() bool { s, _ := counts(); return s > before }) {
+		t.Fatalf("no tab prepared with %d of %d ready and %d captures running", len(inst.ready), cap(inst.ready), inst.busy.Load())
 	}
 	mu.Lock()
 	if s := starts[before]; s.busy == 0 || s.ready == cap(inst.ready) {
